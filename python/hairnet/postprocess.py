@@ -30,8 +30,8 @@ def label_map(probs: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
     """Eq. 2: background unless max(skin, hair) > t; then 1 + argmax (a tie goes to hair).
 
     `probs` has the channel axis (skin, hair) third from the end: (2, H, W) or (N, 2, H, W).
-    A NaN probability never exceeds the threshold, so a pixel whose winning channel is NaN is
-    background; the comparison is written so that it does not depend on how max treats NaN.
+    Every comparison with NaN is false, so a pixel with a NaN in either channel has no winner
+    and is background; written with comparisons so that it does not depend on how max treats NaN.
     """
     probs = np.asarray(probs)
     if probs.ndim < 3 or probs.shape[-3] != 2:

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import torch
+
+from hairnet.losses import LossWeights, multitask_loss, segmentation_loss
+from hairnet.metrics import BinaryCounts, ColorCounts, ConfusionMatrix
+
+
+def _batch(n=4, size=8):
+    g = torch.Generator().manual_seed(1)
+    return {
+        "seg": (torch.rand(n, 2, size, size, generator=g) > 0.5).float(),
+        "seg_known": torch.tensor([[False, True], [True, True], [False, False], [False, True]]),
+        "color": torch.tensor([2, -1, 0, -1]),
+        "attrs": torch.tensor([[1, -1, 0, -1], [-1, -1, 1, -1], [0, -1, -1, -1], [1, -1, -1, -1]]),
+    }, g
+
+
+def test_unknown_labels_contribute_nothing():
+    batch, g = _batch()
+    outputs = (torch.randn(4, 2, 8, 8, generator=g), torch.randn(4, 4, generator=g), torch.randn(4, 4, generator=g))
+    total, terms = multitask_loss(outputs, batch)
+    assert "wavy" not in terms and "bald" not in terms  # never labelled in this batch
+    # Changing the predictions where labels are unknown changes nothing.
+    seg, color, attrs = (o.clone() for o in outputs)
+    seg[2] += 10; seg[0, 0] -= 7; seg[3, 0] += 3
+    color[1] += 5; color[3] -= 5
+    attrs[:, 1] += 9; attrs[:, 3] -= 9; attrs[1, 0] += 4; attrs[2, 2] += 4
+    total2, terms2 = multitask_loss((seg, color, attrs), batch)
+    assert total2.item() == pytest.approx(total.item())
+    assert terms2 == pytest.approx(terms)
+
+
+def test_segmentation_loss_pools_known_pairs_only():
+    batch, g = _batch()
+    logits = torch.randn(4, 2, 8, 8, generator=g)
+    known = batch["seg_known"]
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits[known], batch["seg"][known])
+    assert segmentation_loss(logits, batch["seg"], known).item() == pytest.approx(expected.item())
+    assert segmentation_loss(logits, batch["seg"], torch.zeros_like(known)) is None
+
+
+def test_nothing_known_gives_a_connected_zero():
+    batch, g = _batch()
+    batch["seg_known"][:] = False
+    batch["color"][:] = -1
+    batch["attrs"][:] = -1
+    seg = torch.randn(4, 2, 8, 8, requires_grad=True)
+    total, terms = multitask_loss((seg, torch.randn(4, 4), torch.randn(4, 4)), batch)
+    assert terms == {} and total.item() == 0.0
+    total.backward()  # still part of the graph
+
+
+def test_lambda_weights_the_terms():
+    batch, g = _batch()
+    outputs = (torch.randn(4, 2, 8, 8, generator=g), torch.randn(4, 4, generator=g), torch.randn(4, 4, generator=g))
+    _, terms = multitask_loss(outputs, batch)
+    total, _ = multitask_loss(outputs, batch, LossWeights(segmentation=2.0, color=0.0))
+    expected = 2 * terms["segmentation"] + terms["straight"] + terms["bangs"]
+    assert total.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_iou_and_macc_pool_pixels_over_the_set():
+    # Image A: 1 hair pixel, predicted right. Image B: 99 hair pixels, half predicted.
+    meter = ConfusionMatrix(("rest", "hair"))
+    meter.update(np.array([1, 0, 0, 0]), np.array([1, 0, 0, 0]))
+    target_b = np.ones(100, dtype=int); target_b[99] = 0
+    pred_b = np.zeros(100, dtype=int); pred_b[:49] = 1
+    meter.update(pred_b, target_b)
+    # Pooled: hair tp 50, fn 50, fp 0 -> IoU 0.5. The per-image mean would be (1 + 49/99)/2 ≈ 0.747.
+    assert meter.iou()["hair"] == pytest.approx(0.5)
+    assert meter.class_accuracy()["hair"] == pytest.approx(0.5)
+    rest_iou = 4 / (4 + 50)
+    assert meter.mean_iou() == pytest.approx((0.5 + rest_iou) / 2)
+    assert meter.mean_accuracy() == pytest.approx((0.5 + 1.0) / 2)
+    assert meter.pixel_accuracy() == pytest.approx(54 / 104)
+
+
+def test_valid_mask_excludes_pixels():
+    meter = ConfusionMatrix(("rest", "hair"))
+    meter.update(np.array([1, 1, 0]), np.array([0, 1, 0]), valid=np.array([False, True, True]))
+    assert meter.matrix.tolist() == [[1, 0], [0, 1]]
+
+
+def test_binary_and_color_counts():
+    counts = BinaryCounts()
+    counts.update(np.array([1, 1, 0, 0, 1]), np.array([1, 0, 0, 1, -1]))
+    summary = counts.summary()
+    assert summary["n"] == 4 and summary["accuracy"] == 0.5
+    assert summary["precision"] == 0.5 and summary["recall"] == 0.5 and summary["f1"] == 0.5
+    colors = ColorCounts(("black", "blond", "brown", "gray"))
+    colors.update(np.array([0, 1, 2, 2]), np.array([0, 1, 0, -1]))
+    s = colors.summary()
+    assert s["n"] == 3 and s["accuracy"] == pytest.approx(2 / 3)
+    assert s["confusion_matrix"][0] == [1, 0, 1, 0]
