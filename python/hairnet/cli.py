@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .errors import HairNetError
 
@@ -40,6 +41,68 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_values(text: str, cast=float) -> dict:
+    """`1=12,2=3` or `segmentation=1,color=0.5` → a dict with string keys."""
+    try:
+        return {k.strip(): cast(v) for k, v in (item.split("=", 1) for item in text.split(",") if item)}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected key=value pairs separated by commas, got {text!r}") from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .train import Trainer, TrainConfig
+
+    config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
+    overrides = {
+        "run_dir": args.run_dir, "data_root": args.data_root, "cache_dir": args.cache_dir,
+        "batch_size": args.batch_size, "workers": args.workers, "width_multiplier": args.width,
+        "seed": args.seed, "threads": args.threads,
+        "stages": tuple(int(s) for s in args.stages.split(",")) if args.stages else None,
+        "epochs": {**config.epochs, **args.epochs} if args.epochs else None,
+        "lr": {**config.lr, **args.lr} if args.lr else None,
+        "loss_weights": {**config.loss_weights, **args.loss_weights} if args.loss_weights else None,
+        "samples_per_epoch": {**config.samples_per_epoch, **args.samples_per_epoch} if args.samples_per_epoch else None,
+        "masking": False if args.no_masking else None,
+        "augment": False if args.no_augment else None,
+    }
+    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    unknown = set(config.loss_weights) - set(TrainConfig().loss_weights)
+    if unknown:
+        raise HairNetError(f"--lambda: unknown task(s) {sorted(unknown)}")
+    run_dir = Trainer(config).run(resume=args.resume)
+    print(f"done: checkpoints and logs in {run_dir}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, markdown_table, write_json
+
+    result = evaluate(args.checkpoint, args.dataset, args.root, args.split, masking=not args.no_masking,
+                      flip=args.flip, report_dir=args.report, limit=args.limit)
+    write_json(result, args.json)
+    print(markdown_table(result))
+    print(f"wrote {args.json}" + (f" and {args.report}/report.md" if args.report else ""))
+    return 0
+
+
+def _face_box(text: str) -> tuple[float, float, float, float]:
+    try:
+        x, y, w, h = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--face-box: expected x,y,w,h numbers, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"--face-box: width and height must be positive, got {text!r}")
+    return (x, y, w, h)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .predict import predict
+
+    return predict(args.images, args.checkpoint, args.out, args.face_box, args.flip)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hairnet", description="HairNet: hair segmentation and attributes")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -48,6 +111,48 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--checkpoint", help="describe this checkpoint instead of the default config")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=cmd_info)
+
+    train = sub.add_parser("train", help="three-stage training from the crop caches (resumable)")
+    train.add_argument("--config", help="JSON file with TrainConfig fields; flags override it")
+    train.add_argument("--run-dir", help="run folder (state.pt, last.pt, best.pt, logs); default runs/default")
+    train.add_argument("--data-root", help="folder holding the datasets (default ../shared/data)")
+    train.add_argument("--cache-dir", help="where decoded crops are cached (default cache/)")
+    train.add_argument("--stages", help="comma-separated stages to run, e.g. 1,2,3")
+    train.add_argument("--epochs", type=lambda t: _key_values(t, int), help="per stage, e.g. 1=12,2=3,3=2")
+    train.add_argument("--lr", type=_key_values, help="per stage, e.g. 1=1e-3,2=1e-4,3=1e-5")
+    train.add_argument("--lambda", dest="loss_weights", type=_key_values,
+                       help="loss weights λ, e.g. segmentation=1,color=1,bald=2")
+    train.add_argument("--samples-per-epoch", type=lambda t: _key_values(t, int), help="per stage cap, e.g. 3=4000")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--workers", type=int, help="data loader worker processes")
+    train.add_argument("--threads", type=int, help="torch intra-op threads (0: default)")
+    train.add_argument("--width", type=float, help="MobileNet width multiplier α")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--no-masking", action="store_true", help="the paper's ablation: heads see unmasked maps")
+    train.add_argument("--no-augment", action="store_true")
+    train.add_argument("--resume", action="store_true", help="continue the run in --run-dir exactly")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="Table 1/2 figures on a dataset split, on full-size masks")
+    evaluate.add_argument("--checkpoint", type=Path, required=True)
+    evaluate.add_argument("--dataset", required=True,
+                          choices=["celebamask-hq", "figaro1k", "lfw-parts", "fasseg", "celeba-attrs", "celeba-hq-attrs"])
+    evaluate.add_argument("--root", type=Path, required=True, help="the dataset's folder, e.g. ../shared/data/Figaro1k")
+    evaluate.add_argument("--split", default="val", choices=["train", "val", "test"])
+    evaluate.add_argument("--no-masking", action="store_true", help="the ablation: heads read unmasked maps")
+    evaluate.add_argument("--flip", action="store_true", help="average with the mirrored crop (off by default)")
+    evaluate.add_argument("--limit", type=int, help="evaluate only the first N images")
+    evaluate.add_argument("--json", type=Path, required=True, help="where to write the figures")
+    evaluate.add_argument("--report", type=Path, help="folder for report.md and best/worst overlays")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    predict = sub.add_parser("predict", help="overlay PNG and JSON for each face in each photo")
+    predict.add_argument("images", type=Path, nargs="+", help="image files or folders")
+    predict.add_argument("--checkpoint", type=Path, default=Path("checkpoints/hairnet.pt"))
+    predict.add_argument("--out", type=Path, required=True, help="output folder")
+    predict.add_argument("--face-box", type=_face_box, help="x,y,w,h of the face instead of detecting one")
+    predict.add_argument("--flip", action="store_true", help="average with the mirrored crop")
+    predict.set_defaults(func=cmd_predict)
     return parser
 
 

@@ -1,0 +1,406 @@
+"""Three-stage multi-task training (paper §4.2, DESIGN.md §2).
+
+Stage 1 trains backbone + decoder on segmentation; stage 2 freezes them and trains the heads at
+lr 1e-4; stage 3 trains everything end to end at lr 1e-5 with Σ λ_i·L_i. Adam, β = (0.9, 0.99).
+
+Data comes from the crop caches of `hairnet.data.cache` (decoded, face-detected and cropped once).
+A run folder holds `state.pt` (everything `--resume` needs: weights, optimiser, epoch, RNG),
+`last.pt`/`best.pt` (checkpoints in the shipping format), `log.csv`, `log.json` and `curves.png`.
+Every file is written atomically at the end of each epoch, so a run killed at any moment resumes
+from its last complete epoch and ends where an uninterrupted run would.
+
+Under `torchrun --nproc_per_node=N` the same command trains with DistributedDataParallel (nccl on
+GPUs, gloo on CPU): each rank takes its share of one shared permutation per epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from .checkpoint import atomic_save, save_checkpoint
+from .contract import ATTRIBUTES, DEFAULT_CROP, HAIR_COLORS
+from .data.augment import augment
+from .data.cache import cache_path, ensure_cache, load_cache
+from .errors import HairNetError
+from .losses import LossWeights, multitask_loss
+from .metrics import BinaryCounts, ColorCounts, ConfusionMatrix
+from .model import HairNet, HairNetConfig
+
+STAGE_DEFAULTS = {1: {"lr": 1e-3}, 2: {"lr": 1e-4}, 3: {"lr": 1e-5}}
+SEGMENTATION_SETS = ("celebamask-hq", "figaro1k", "lfw-parts", "fasseg")
+ATTRIBUTE_SETS = ("celeba-attrs", "celeba-hq-attrs", "celebamask-hq")
+
+
+@dataclass
+class TrainConfig:
+    data_root: str = "../shared/data"
+    cache_dir: str = "cache"
+    run_dir: str = "runs/default"
+    stages: tuple[int, ...] = (1, 2, 3)
+    epochs: dict = field(default_factory=lambda: {"1": 12, "2": 3, "3": 2})
+    lr: dict = field(default_factory=lambda: {str(k): v["lr"] for k, v in STAGE_DEFAULTS.items()})
+    batch_size: int = 16
+    workers: int = 0
+    samples_per_epoch: dict = field(default_factory=dict)  # stage → cap on images per epoch
+    segmentation_sets: tuple[str, ...] = SEGMENTATION_SETS
+    attribute_sets: tuple[str, ...] = ATTRIBUTE_SETS
+    loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())
+    width_multiplier: float = 0.5
+    masking: bool = True
+    augment: bool = True
+    seed: int = 0
+    threads: int = 0  # 0: leave torch's default
+
+    @classmethod
+    def from_file(cls, path: Path) -> "TrainConfig":
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise HairNetError(f"{path}: cannot read training config ({error})") from None
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise HairNetError(f"{path}: unknown training config keys {sorted(unknown)}")
+        return cls(**values)
+
+    def stage_epochs(self, stage: int) -> int:
+        return int(self.epochs.get(str(stage), 0))
+
+
+class Pool:
+    """The cached crops of several datasets, concatenated, indexed without copying."""
+
+    def __init__(self, caches: list) -> None:
+        self.caches = caches
+        self.offsets = np.cumsum([0] + [len(c.stems) for c in caches])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def batch(self, indices: np.ndarray) -> dict[str, torch.Tensor]:
+        parts = {"images": [], "seg": [], "seg_known": [], "color": [], "attrs": []}
+        for cache_index, cache in enumerate(self.caches):
+            lo, hi = self.offsets[cache_index], self.offsets[cache_index + 1]
+            local = np.sort(indices[(indices >= lo) & (indices < hi)] - lo)
+            if local.size == 0:
+                continue
+            parts["images"].append(torch.from_numpy(np.ascontiguousarray(cache.images[local])))
+            parts["seg"].append(torch.from_numpy(np.ascontiguousarray(cache.seg[local])))
+            parts["seg_known"].append(torch.from_numpy(np.asarray(cache.seg_known[local], dtype=bool)))
+            parts["color"].append(torch.from_numpy(np.asarray(cache.color[local], dtype=np.int64)))
+            parts["attrs"].append(torch.from_numpy(np.asarray(cache.attrs[local], dtype=np.int64)))
+        return {k: torch.cat(v) for k, v in parts.items()}
+
+
+class _Batches(torch.utils.data.Dataset):
+    def __init__(self, pool: Pool, chunks: list[np.ndarray]) -> None:
+        self.pool, self.chunks = pool, chunks
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.pool.batch(self.chunks[index])
+
+
+def to_model_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 N×H×W×3 → float N×3×H×W in [-1, 1] (the contract's x/127.5 − 1)."""
+    return images.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.run_dir = Path(config.run_dir)
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if self.distributed and not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world = dist.get_world_size() if self.distributed else 1
+        self.device = torch.device(f"cuda:{self.rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu")
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        self.model = HairNet(HairNetConfig(width_multiplier=config.width_multiplier, masking=config.masking)).to(self.device)
+        self.weights = LossWeights(**config.loss_weights)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.history: list[dict] = []
+        self.stage_index, self.epoch = 0, 0  # position of the next epoch to run
+        self.best: float | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.stopping = False
+
+    # ---- data -----------------------------------------------------------------------------
+    def _pool(self, names, split: str) -> Pool:
+        caches = []
+        for name in names:
+            root = Path(self.config.data_root)
+            path = ensure_cache(name, root, split, DEFAULT_CROP, Path(self.config.cache_dir)) if self.rank == 0 \
+                else cache_path(name, split, DEFAULT_CROP, Path(self.config.cache_dir))
+            if self.distributed:
+                dist.barrier()
+            caches.append(load_cache(path))
+        return Pool(caches)
+
+    def _stage_pool(self, stage: int, split: str) -> Pool:
+        names = {1: self.config.segmentation_sets, 2: self.config.attribute_sets}.get(
+            stage, tuple(dict.fromkeys(self.config.segmentation_sets + self.config.attribute_sets))
+        )
+        return self._pool(names, split)
+
+    # ---- optimisation ---------------------------------------------------------------------
+    def _configure_stage(self, stage: int) -> None:
+        model = self.model
+        frozen = [model.backbone, model.decoder] if stage == 2 else []
+        for module in (model.backbone, model.decoder, model.color_head, model.attribute_heads):
+            module.requires_grad_(module not in frozen)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(trainable, lr=float(self.config.lr[str(stage)]), betas=(0.9, 0.99))
+        self.frozen = frozen
+        self.stage_weights = LossWeights(**{**self.weights.as_dict(), **(
+            {n: 0.0 for n in ("color",) + ATTRIBUTES} if stage == 1 else
+            {"segmentation": 0.0} if stage == 2 else {})})
+
+    def _set_train_mode(self) -> None:
+        self.model.train()
+        for module in self.frozen:  # frozen BatchNorm keeps its statistics
+            module.eval()
+
+    def _epoch_indices(self, size: int, cap: int | None) -> np.ndarray:
+        order = torch.randperm(size, generator=self.generator).numpy()
+        if cap:
+            order = order[:cap]
+        usable = len(order) - len(order) % (self.world * self.config.batch_size) or len(order)
+        return order[:usable][self.rank :: self.world]
+
+    def _train_epoch(self, stage: int, pool: Pool, train_module: nn.Module) -> dict:
+        cap = self.config.samples_per_epoch.get(str(stage))
+        indices = self._epoch_indices(len(pool), int(cap) if cap else None)
+        self._set_train_mode()
+        sums: dict[str, float] = {}
+        steps, seen, start = 0, 0, time.time()
+        chunks = [indices[i : i + self.config.batch_size] for i in range(0, len(indices), self.config.batch_size)]
+        # Workers only gather cached crops; augmentation stays here so the RNG stream is one.
+        loader = torch.utils.data.DataLoader(_Batches(pool, chunks), batch_size=None, num_workers=self.config.workers)
+        bar = tqdm(loader, desc=f"stage {stage} epoch {self.epoch + 1}", disable=self.rank != 0, leave=False)
+        for batch in bar:
+            if self.stopping:
+                raise KeyboardInterrupt
+            images = to_model_input(batch["images"])
+            seg = batch["seg"].float()
+            if self.config.augment:
+                images, seg = augment(images, seg, self.generator)
+            batch["seg"] = seg
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            outputs = train_module(images.to(self.device))
+            loss, terms = multitask_loss(outputs, batch, self.stage_weights)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            for name, value in {"loss": float(loss.detach()), **terms}.items():
+                sums[name] = sums.get(name, 0.0) + value
+            steps += 1
+            seen += len(images) * self.world
+            bar.set_postfix(loss=f"{sums['loss'] / steps:.4f}")
+        elapsed = time.time() - start
+        return {f"train_{k}": v / max(steps, 1) for k, v in sums.items()} | {
+            "images_per_s": seen / elapsed if elapsed else float("nan"), "train_seconds": elapsed}
+
+    # ---- validation -----------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self, pool: Pool) -> dict:
+        """Crop-level figures on the validation caches: hair/skin IoU pooled over pixels,
+        color accuracy and per-attribute balanced accuracy."""
+        self.model.eval()
+        hair, skin = ConfusionMatrix(("rest", "hair")), ConfusionMatrix(("rest", "skin"))
+        color = ColorCounts(HAIR_COLORS)
+        attrs = {name: BinaryCounts() for name in ATTRIBUTES}
+        for offset in range(0, len(pool), 32):
+            batch = pool.batch(np.arange(offset, min(offset + 32, len(pool))))
+            seg_p, color_p, attr_p = (t.cpu() for t in self.model(to_model_input(batch["images"]).to(self.device)))
+            known = batch["seg_known"].numpy()
+            predicted = (seg_p > 0.5).numpy()
+            for meter, channel in ((skin, 0), (hair, 1)):
+                rows = known[:, channel]
+                if rows.any():
+                    meter.update(predicted[rows, channel], batch["seg"].numpy()[rows, channel])
+            color.update(color_p.argmax(1).numpy(), batch["color"].numpy())
+            for index, name in enumerate(ATTRIBUTES):
+                attrs[name].update((attr_p[:, index] > 0.5).numpy(), batch["attrs"][:, index].numpy())
+        result = {"val_hair_iou": hair.iou()["hair"], "val_skin_iou": skin.iou()["skin"],
+                  "val_color_accuracy": color.summary()["accuracy"]}
+        for name, counts in attrs.items():
+            result[f"val_{name}_balanced_accuracy"] = counts.summary()["balanced_accuracy"]
+        return result
+
+    @staticmethod
+    def score(stage: int, metrics: dict) -> float:
+        """What "best" means: hair IoU in stage 1, the attribute figures after it."""
+        keys = ["val_hair_iou"] if stage == 1 else ["val_hair_iou", "val_color_accuracy"] + [
+            f"val_{n}_balanced_accuracy" for n in ATTRIBUTES]
+        values = [metrics[k] for k in keys if not math.isnan(metrics.get(k, float("nan")))]
+        return float(np.mean(values)) if values else float("-inf")
+
+    # ---- persistence ----------------------------------------------------------------------
+    def _state(self) -> dict:
+        return {
+            "config": asdict(self.config),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer else None,
+            "stage_index": self.stage_index,
+            "epoch": self.epoch,
+            "best": self.best,
+            "history": self.history,
+            "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
+        }
+
+    def save(self, improved: bool) -> None:
+        if self.rank != 0:
+            return
+        training = {"history": self.history, "config": asdict(self.config)}
+        save_checkpoint(self.run_dir / "last.pt", self.model, DEFAULT_CROP, training=training)
+        if improved:
+            save_checkpoint(self.run_dir / "best.pt", self.model, DEFAULT_CROP, training=training)
+        atomic_save(self._state(), self.run_dir / "state.pt")
+        write_logs(self.run_dir, self.history)
+
+    def resume(self) -> None:
+        path = self.run_dir / "state.pt"
+        if not path.exists():
+            raise HairNetError(f"{path}: nothing to resume (no state.pt in the run folder)")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises many types for a damaged file
+            raise HairNetError(f"{path}: cannot resume from a damaged state file ({error})") from None
+        self.model.load_state_dict(state["model"])
+        self.stage_index, self.epoch = state["stage_index"], state["epoch"]
+        self.best, self.history = state["best"], state["history"]
+        torch.set_rng_state(state["rng"]["torch"])
+        self.generator.set_state(state["rng"]["generator"])
+        if self.stage_index < len(self.config.stages):
+            self._configure_stage(self.config.stages[self.stage_index])
+            if state["optimizer"] is not None and self.epoch > 0:
+                self.optimizer.load_state_dict(state["optimizer"])
+
+    # ---- the schedule ---------------------------------------------------------------------
+    def run(self, resume: bool = False) -> Path:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.resume()
+        elif (self.run_dir / "state.pt").exists():
+            raise HairNetError(f"{self.run_dir}: run folder already holds a run; pass --resume or choose another")
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+        def stop(signum, _frame):
+            self.stopping = True  # finish nothing half-way: the last complete epoch is on disk
+
+        for sig in previous:
+            signal.signal(sig, stop)
+        try:
+            while self.stage_index < len(self.config.stages):
+                stage = self.config.stages[self.stage_index]
+                if self.optimizer is None or self.epoch == 0:
+                    self._configure_stage(stage)
+                train_pool, val_pool = self._stage_pool(stage, "train"), self._stage_pool(stage, "val")
+                train_module: nn.Module = _Logits(self.model)
+                if self.distributed:
+                    # Heads without a label in a batch (or λ = 0) get no gradient: let DDP allow it.
+                    train_module = nn.parallel.DistributedDataParallel(train_module, find_unused_parameters=True)
+                while self.epoch < self.config.stage_epochs(stage):
+                    metrics = self._train_epoch(stage, train_pool, train_module)
+                    metrics |= self.validate(val_pool) if self.rank == 0 else {}
+                    self.epoch += 1
+                    entry = {"stage": stage, "epoch": self.epoch, **metrics}
+                    score = self.score(stage, metrics) if self.rank == 0 else 0.0
+                    improved = self.best is None or score > self.best
+                    if improved:
+                        self.best = score
+                    self.history.append(entry)
+                    self.save(improved)
+                    if self.rank == 0:
+                        tqdm.write(format_entry(entry))
+                self.stage_index, self.epoch, self.optimizer = self.stage_index + 1, 0, None
+                self.save(False)
+        except KeyboardInterrupt:
+            if self.rank == 0:
+                print(f"stopped; the last complete epoch is in {self.run_dir} (continue with --resume)")
+            raise
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.run_dir
+
+
+class _Logits(nn.Module):
+    """HairNet with `logits` as its forward, so that DDP's hooks see the training computation."""
+
+    def __init__(self, model: HairNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor):
+        return self.model.logits(x)
+
+
+def format_entry(entry: dict) -> str:
+    parts = [f"stage {entry['stage']} epoch {entry['epoch']}"]
+    for key, value in entry.items():
+        if key not in ("stage", "epoch") and isinstance(value, float):
+            parts.append(f"{key} {value:.4f}")
+    return " | ".join(parts)
+
+
+def write_logs(run_dir: Path, history: list[dict]) -> None:
+    """log.json, log.csv and curves.png, each written to a temporary name and renamed."""
+    run_dir = Path(run_dir)
+    tmp = run_dir / ".log.json.tmp"
+    tmp.write_text(json.dumps(history, indent=1))
+    tmp.replace(run_dir / "log.json")
+    keys = list(dict.fromkeys(k for entry in history for k in entry))
+    tmp = run_dir / ".log.csv.tmp"
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+    tmp.replace(run_dir / "log.csv")
+    plot_curves(history, run_dir / "curves.png")
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
+    x = list(range(1, len(history) + 1))
+    for key in ("train_loss", "train_segmentation", "train_color"):
+        ys = [e.get(key, float("nan")) for e in history]
+        if any(not math.isnan(y) for y in ys):
+            ax_loss.plot(x, ys, label=key)
+    for key in ["val_hair_iou", "val_skin_iou", "val_color_accuracy"] + [f"val_{n}_balanced_accuracy" for n in ATTRIBUTES]:
+        ys = [e.get(key, float("nan")) for e in history]
+        if any(not math.isnan(y) for y in ys):
+            ax_val.plot(x, ys, label=key.removeprefix("val_"))
+    ax_loss.set(title="training loss", xlabel="epoch (all stages)")
+    ax_val.set(title="validation", xlabel="epoch (all stages)", ylim=(0, 1))
+    for ax in (ax_loss, ax_val):
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(path)
