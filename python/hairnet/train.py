@@ -33,12 +33,17 @@ from tqdm import tqdm
 from .checkpoint import atomic_save, save_checkpoint
 from .contract import ATTRIBUTES, DEFAULT_CROP, HAIR_COLORS
 from .data.augment import augment
-from .data.cache import cache_path, ensure_cache, load_cache
+from .data.cache import build_cache, load_cache
 from .errors import HairNetError
 from .losses import LossWeights, multitask_loss
 from .metrics import BinaryCounts, ColorCounts, ConfusionMatrix
 from .model import HairNet, HairNetConfig
 
+# Registry name → folder under the data root (the layout of ../shared/data and of the downloads).
+DATASET_FOLDERS = {
+    "celebamask-hq": "CelebAMask-HQ", "celeba-hq-attrs": "CelebA-HQ-attrs", "figaro1k": "Figaro1k",
+    "lfw-parts": "LFW", "fasseg": "FASSEG", "celeba-attrs": "CelebA",
+}
 STAGE_DEFAULTS = {1: {"lr": 1e-3}, 2: {"lr": 1e-4}, 3: {"lr": 1e-5}}
 SEGMENTATION_SETS = ("celebamask-hq", "figaro1k", "lfw-parts", "fasseg")
 ATTRIBUTE_SETS = ("celeba-attrs", "celeba-hq-attrs", "celebamask-hq")
@@ -61,6 +66,7 @@ class TrainConfig:
     width_multiplier: float = 0.5
     masking: bool = True
     augment: bool = True
+    schedule: str = "cosine"  # per stage: "cosine" decays to 5 % of the stage's lr, "constant" keeps it
     seed: int = 0
     threads: int = 0  # 0: leave torch's default
 
@@ -130,6 +136,11 @@ class Trainer:
         self.rank = dist.get_rank() if self.distributed else 0
         self.world = dist.get_world_size() if self.distributed else 1
         self.device = torch.device(f"cuda:{self.rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu")
+        if config.schedule not in ("cosine", "constant"):
+            raise HairNetError(f"schedule must be 'cosine' or 'constant', got {config.schedule!r}")
+        unknown = set(config.segmentation_sets + config.attribute_sets) - set(DATASET_FOLDERS)
+        if unknown:
+            raise HairNetError(f"unknown dataset(s) {sorted(unknown)}; known: {', '.join(DATASET_FOLDERS)}")
         if config.threads:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
@@ -143,16 +154,19 @@ class Trainer:
         self.stopping = False
 
     # ---- data -----------------------------------------------------------------------------
+    def _cache(self, name: str, split: str):
+        """The crop cache of one dataset split, built on first use (by rank 0 only)."""
+        path = Path(self.config.cache_dir) / f"{name}-{split}"
+        if self.rank == 0 and not (path / "meta.json").exists():
+            build_cache(name, Path(self.config.data_root) / DATASET_FOLDERS[name], split, DEFAULT_CROP,
+                        Path(self.config.cache_dir))
+        if self.distributed:
+            dist.barrier()
+        return load_cache(path, DEFAULT_CROP)
+
     def _pool(self, names, split: str) -> Pool:
-        caches = []
-        for name in names:
-            root = Path(self.config.data_root)
-            path = ensure_cache(name, root, split, DEFAULT_CROP, Path(self.config.cache_dir)) if self.rank == 0 \
-                else cache_path(name, split, DEFAULT_CROP, Path(self.config.cache_dir))
-            if self.distributed:
-                dist.barrier()
-            caches.append(load_cache(path))
-        return Pool(caches)
+        caches = [self._cache(name, split) for name in names]
+        return Pool([c for c in caches if len(c)])
 
     def _stage_pool(self, stage: int, split: str) -> Pool:
         names = {1: self.config.segmentation_sets, 2: self.config.attribute_sets}.get(
@@ -172,6 +186,13 @@ class Trainer:
         self.stage_weights = LossWeights(**{**self.weights.as_dict(), **(
             {n: 0.0 for n in ("color",) + ATTRIBUTES} if stage == 1 else
             {"segmentation": 0.0} if stage == 2 else {})})
+
+    def _set_lr(self, stage: int, progress: float) -> None:
+        """A function of the position in the stage alone, so a resumed run gets the same values."""
+        base = float(self.config.lr[str(stage)])
+        lr = base if self.config.schedule == "constant" else base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def _set_train_mode(self) -> None:
         self.model.train()
@@ -195,9 +216,10 @@ class Trainer:
         # Workers only gather cached crops; augmentation stays here so the RNG stream is one.
         loader = torch.utils.data.DataLoader(_Batches(pool, chunks), batch_size=None, num_workers=self.config.workers)
         bar = tqdm(loader, desc=f"stage {stage} epoch {self.epoch + 1}", disable=self.rank != 0, leave=False)
-        for batch in bar:
+        for step, batch in enumerate(bar):
             if self.stopping:
                 raise KeyboardInterrupt
+            self._set_lr(stage, (self.epoch + step / len(chunks)) / self.config.stage_epochs(stage))
             images = to_model_input(batch["images"])
             seg = batch["seg"].float()
             if self.config.augment:

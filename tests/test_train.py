@@ -1,0 +1,132 @@
+"""Training: exact resume, the three stages' freezing, and two-process DDP with gloo."""
+
+import json
+import os
+import socket
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from hairnet.checkpoint import load_checkpoint
+from hairnet.contract import DEFAULT_CROP
+from hairnet.data.cache import CACHE_VERSION
+from hairnet.train import Trainer, TrainConfig
+
+SIZE = 224
+
+
+def _write_cache(folder: Path, n: int, seed: int, masks: bool) -> None:
+    """A tiny cache in the documented format: a bright square is 'hair' on a dark background."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    images = rng.integers(0, 60, size=(n, SIZE, SIZE, 3), dtype=np.uint8)
+    seg = np.zeros((n, 2, SIZE, SIZE), np.uint8)
+    for i in range(n):
+        y, x = rng.integers(0, SIZE - 80, size=2)
+        images[i, y : y + 80, x : x + 80] = 200
+        seg[i, 1, y : y + 80, x : x + 80] = 1
+    arrays = {
+        "images": images, "seg": seg,
+        "seg_known": np.tile([False, masks], (n, 1)),
+        "color": rng.integers(-1, 4, size=n).astype(np.int8),
+        "attrs": rng.integers(-1, 2, size=(n, 4)).astype(np.int8),
+        "face_found": np.ones(n, bool), "boxes": np.zeros((n, 3), np.int32), "image_sizes": np.full((n, 2), SIZE, np.int32),
+    }
+    for name, array in arrays.items():
+        np.save(folder / f"{name}.npy", array)
+    (folder / "stems.json").write_text(json.dumps([f"s{i}" for i in range(n)]))
+    crop = {"k": DEFAULT_CROP.k, "dx": DEFAULT_CROP.dx, "dy": DEFAULT_CROP.dy}
+    (folder / "meta.json").write_text(json.dumps({"version": CACHE_VERSION, "crop_rule": crop}))
+
+
+@pytest.fixture()
+def config(tmp_path) -> TrainConfig:
+    cache = tmp_path / "cache"
+    for split, n in (("train", 8), ("val", 4)):
+        _write_cache(cache / f"figaro1k-{split}", n, seed=len(split), masks=True)
+        _write_cache(cache / f"celeba-attrs-{split}", n, seed=10 + len(split), masks=False)
+    return TrainConfig(
+        data_root=str(tmp_path / "no-data-needed"), cache_dir=str(cache), run_dir=str(tmp_path / "run"),
+        stages=(1, 2, 3), epochs={"1": 2, "2": 1, "3": 1}, batch_size=4, width_multiplier=0.25,
+        segmentation_sets=("figaro1k",), attribute_sets=("celeba-attrs",), threads=1,
+    )
+
+
+def _state(model) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+class _KilledAfterFirstEpoch(Trainer):
+    def save(self, improved: bool) -> None:
+        super().save(improved)
+        raise KeyboardInterrupt  # as if SIGTERM arrived right after the epoch's checkpoint
+
+
+def test_resume_ends_where_an_uninterrupted_run_does(config, tmp_path):
+    whole = Trainer(replace(config, run_dir=str(tmp_path / "whole")))
+    whole.run()
+    with pytest.raises(KeyboardInterrupt):
+        _KilledAfterFirstEpoch(config).run()
+    assert len(json.loads((Path(config.run_dir) / "log.json").read_text())) == 1
+    resumed = Trainer(config)
+    resumed.run(resume=True)
+    expected, got = _state(whole.model), _state(resumed.model)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+    assert [e["epoch"] for e in resumed.history] == [1, 2, 1, 1]
+    for name in ("last.pt", "best.pt", "log.csv", "log.json", "curves.png", "state.pt"):
+        assert (Path(config.run_dir) / name).exists(), name
+    model, payload = load_checkpoint(Path(config.run_dir) / "last.pt")
+    assert payload["training"]["history"][-1]["stage"] == 3
+
+
+def test_stage_two_freezes_backbone_and_decoder(config):
+    trainer = Trainer(replace(config, stages=(2,), epochs={"2": 1}))
+    before = _state(trainer.model)
+    trainer.run()
+    after = _state(trainer.model)
+    for name in before:
+        changed = not torch.equal(before[name], after[name])
+        if name.startswith(("backbone.", "decoder.")):
+            assert not changed, f"{name} changed in stage 2"
+    assert any(not torch.equal(before[n], after[n]) for n in before if n.startswith("attribute_heads."))
+
+
+def test_an_existing_run_is_not_overwritten(config):
+    Trainer(replace(config, stages=(1,), epochs={"1": 1})).run()
+    with pytest.raises(Exception, match="--resume"):
+        Trainer(replace(config, stages=(1,), epochs={"1": 1})).run()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world: int, port: int, config: TrainConfig, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank))
+    torch.manual_seed(rank)  # different process state must not matter: DDP syncs the replicas
+    trainer = Trainer(config)
+    trainer.run()
+    torch.save({k: v for k, v in trainer.model.named_parameters()}, f"{out}/rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_two_process_gloo_replicas_stay_identical(config, tmp_path):
+    config = replace(config, stages=(1, 3), epochs={"1": 1, "3": 1})
+    mp.spawn(_ddp_worker, args=(2, _free_port(), config, str(tmp_path)), nprocs=2, join=True)
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    start = Trainer(replace(config, run_dir=str(tmp_path / "unused"))).model
+    assert rank0.keys() == rank1.keys()
+    moved = 0
+    for name in rank0:
+        assert torch.equal(rank0[name], rank1[name]), name
+        moved += not torch.equal(rank0[name], dict(start.named_parameters())[name].detach())
+    assert moved > 0  # they trained, and stayed identical
