@@ -43,12 +43,14 @@ class CropRule:
     """Face box → square head crop (DESIGN.md §4).
 
     Centre (x + w/2 + dx·w, y + h/2 + dy·h), side k·max(w, h). The constants are calibrated
-    on the aligned CelebA-HQ images with OpenCV's frontal Haar cascade (`hairnet calibrate-crop`).
+    on the aligned CelebA-HQ images with OpenCV's frontal Haar cascade (`hairnet calibrate-crop`):
+    on the CelebAMask-HQ and CelebA-HQ-attrs training images, faces found in 2,400 of 2,500 (96.0 %);
+    medians k 1.542 (IQR 0.149), dx −0.003 (IQR 0.020), dy −0.083 (IQR 0.025), rounded to 0.01.
     """
 
-    k: float = 2.2
+    k: float = 1.54
     dx: float = 0.0
-    dy: float = -0.12
+    dy: float = -0.08
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
