@@ -87,6 +87,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare, markdown_table
+    from .evaluate import write_json
+
+    result = compare(args.checkpoint, args.dataset, args.root, args.split, report_dir=args.report, limit=args.limit,
+                     threads=args.threads)
+    write_json(result, args.json)
+    print(markdown_table(result))
+    print(f"wrote {args.json}" + (f" and {args.report}/report.md" if args.report else ""))
+    return 0
+
+
 def _face_box(text: str) -> tuple[float, float, float, float]:
     try:
         x, y, w, h = (float(v) for v in text.split(","))
@@ -101,6 +113,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .predict import predict
 
     return predict(args.images, args.checkpoint, args.out, args.face_box, args.flip)
+
+
+def cmd_calibrate_crop(args: argparse.Namespace) -> int:
+    from .data.calibrate import main as calibrate
+
+    return calibrate(args.args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--report", type=Path, help="folder for report.md and best/worst overlays")
     evaluate.set_defaults(func=cmd_evaluate)
 
+    compare = sub.add_parser("compare", help="HairNet vs MediaPipe's hair segmenter on the same images (hair vs rest)")
+    compare.add_argument("--checkpoint", type=Path, default=Path("checkpoints/hairnet.pt"))
+    compare.add_argument("--dataset", required=True, choices=["celebamask-hq", "figaro1k", "lfw-parts", "fasseg"])
+    compare.add_argument("--root", type=Path, required=True, help="the dataset's folder, e.g. ../shared/data/Figaro1k")
+    compare.add_argument("--split", default="test", choices=["train", "val", "test"])
+    compare.add_argument("--threads", type=int, default=2, help="CPU threads for MediaPipe's interpreter")
+    compare.add_argument("--limit", type=int, help="compare only the first N images")
+    compare.add_argument("--json", type=Path, required=True, help="where to write the figures")
+    compare.add_argument("--report", type=Path, help="folder for report.md and the biggest losses and wins, side by side")
+    compare.set_defaults(func=cmd_compare)
+
     predict = sub.add_parser("predict", help="overlay PNG and JSON for each face in each photo")
     predict.add_argument("images", type=Path, nargs="+", help="image files or folders")
     predict.add_argument("--checkpoint", type=Path, default=Path("checkpoints/hairnet.pt"))
@@ -153,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--face-box", type=_face_box, help="x,y,w,h of the face instead of detecting one")
     predict.add_argument("--flip", action="store_true", help="average with the mirrored crop")
     predict.set_defaults(func=cmd_predict)
+
+    calibrate = sub.add_parser("calibrate-crop", add_help=False,
+                               help="fit the head-crop constants (k, dx, dy) on aligned CelebA-HQ images")
+    calibrate.add_argument("args", nargs=argparse.REMAINDER, help="see `hairnet calibrate-crop --help`")
+    calibrate.set_defaults(func=cmd_calibrate_crop)
     return parser
 
 
