@@ -118,7 +118,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_calibrate_crop(args: argparse.Namespace) -> int:
     from .data.calibrate import main as calibrate
 
-    return calibrate(args.args)
+    return calibrate(args.args[1:] if args.args[:1] == ["--"] else args.args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["calibrate-crop"]:  # argparse's REMAINDER would not pass on a leading --help
+        argv = ["calibrate-crop", "--", *argv[1:]]
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
