@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CKPT ?= checkpoints/hairnet.pt
 MLPACKAGE ?= HairNet.mlpackage
 
-.PHONY: test pytest swift-test convert bench clean
+.PHONY: test pytest swift-test convert predict-example bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,11 @@ swift-test:
 convert: $(VENV)/.installed
 	$(PY) conversion/to_coreml.py $(CKPT) -o $(MLPACKAGE) --force
 
+# scikit-image's astronaut.png: a public-domain portrait that installs with the test extra.
+predict-example: $(VENV)/.installed
+	mkdir -p out
+	$(PY) -c "import skimage.data, PIL.Image; PIL.Image.fromarray(skimage.data.astronaut()).save('out/astronaut.png')"
+	$(VENV)/bin/hairnet predict out/astronaut.png --checkpoint $(CKPT) --out out
+
 clean:
-	rm -rf .build build
+	rm -rf .build build out

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from .checkpoint import atomic_save, save_checkpoint
 from .contract import ATTRIBUTES, DEFAULT_CROP, HAIR_COLORS
+from .data import DATASET_FOLDERS
 from .data.augment import augment
 from .data.cache import build_cache, load_cache
 from .errors import HairNetError
@@ -39,11 +40,6 @@ from .losses import LossWeights, multitask_loss
 from .metrics import BinaryCounts, ColorCounts, ConfusionMatrix
 from .model import HairNet, HairNetConfig
 
-# Registry name → folder under the data root (the layout of ../shared/data and of the downloads).
-DATASET_FOLDERS = {
-    "celebamask-hq": "CelebAMask-HQ", "celeba-hq-attrs": "CelebA-HQ-attrs", "figaro1k": "Figaro1k",
-    "lfw-parts": "LFW", "fasseg": "FASSEG", "celeba-attrs": "CelebA",
-}
 STAGE_DEFAULTS = {1: {"lr": 1e-3}, 2: {"lr": 1e-4}, 3: {"lr": 1e-5}}
 SEGMENTATION_SETS = ("celebamask-hq", "figaro1k", "lfw-parts", "fasseg")
 ATTRIBUTE_SETS = ("celeba-attrs", "celeba-hq-attrs", "celebamask-hq")

@@ -21,6 +21,12 @@ READERS: dict[str, type[Reader]] = {
     cls.dataset: cls for cls in (CelebAMaskHQ, CelebAHQAttrs, Figaro, LFWParts, FASSEG, CelebA)
 }
 
+# Registry name → folder under a data root laid out as ../shared/data (each dataset's official layout).
+DATASET_FOLDERS = {
+    "celebamask-hq": "CelebAMask-HQ", "celeba-hq-attrs": "CelebA-HQ-attrs", "figaro1k": "Figaro1k",
+    "lfw-parts": "LFW", "fasseg": "FASSEG", "celeba-attrs": "CelebA",
+}
+
 
 def open_dataset(name: str, root: Path, split: str) -> Reader:
     """The reader registered as `name` (see READERS) over the folder `root`, for one split."""
@@ -29,4 +35,4 @@ def open_dataset(name: str, root: Path, split: str) -> Reader:
     return READERS[name](root, split)
 
 
-__all__ = ["READERS", "Item", "Reader", "Sample", "open_dataset"]
+__all__ = ["DATASET_FOLDERS", "READERS", "Item", "Reader", "Sample", "open_dataset"]
