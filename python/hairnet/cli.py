@@ -115,6 +115,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return predict(args.images, args.checkpoint, args.out, args.face_box, args.flip)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .evaluate import summarize
+
+    model, payload = load_checkpoint(args.checkpoint)
+    evaluation = payload.get("evaluation") or {}
+    if args.evaluation:
+        try:
+            evaluation = summarize(json.loads(args.evaluation.read_text()))
+        except (OSError, ValueError, KeyError) as error:
+            raise HairNetError(f"{args.evaluation}: cannot read evaluation figures ({error})") from None
+    training = {k: v for k, v in (payload.get("training") or {}).items() if k in ("config", "history")}
+    save_checkpoint(args.out, model, payload["crop_rule"], evaluation=evaluation, training=training, half=not args.fp32)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB, {'fp32' if args.fp32 else 'fp16'} weights)")
+    return 0
+
+
 def cmd_calibrate_crop(args: argparse.Namespace) -> int:
     from .data.calibrate import main as calibrate
 
@@ -172,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--threads", type=int, default=2, help="CPU threads for MediaPipe's interpreter")
     compare.add_argument("--limit", type=int, help="compare only the first N images")
     compare.add_argument("--json", type=Path, required=True, help="where to write the figures")
-    compare.add_argument("--report", type=Path, help="folder for report.md and the biggest losses and wins, side by side")
+    compare.add_argument("--report", type=Path, help="folder for report.md and side-by-side overlays of the biggest losses and wins")
     compare.set_defaults(func=cmd_compare)
 
     predict = sub.add_parser("predict", help="overlay PNG and JSON for each face in each photo")
@@ -182,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--face-box", type=_face_box, help="x,y,w,h of the face instead of detecting one")
     predict.add_argument("--flip", action="store_true", help="average with the mirrored crop")
     predict.set_defaults(func=cmd_predict)
+
+    export = sub.add_parser("export", help="a run's checkpoint → the shipped file (fp16, with evaluation figures)")
+    export.add_argument("--checkpoint", type=Path, required=True, help="e.g. runs/NAME/best.pt")
+    export.add_argument("--out", type=Path, default=Path("checkpoints/hairnet.pt"))
+    export.add_argument("--evaluation", type=Path, help="accuracy.json of benchmarks/accuracy.py, carried as metadata")
+    export.add_argument("--fp32", action="store_true", help="keep fp32 weights")
+    export.set_defaults(func=cmd_export)
 
     calibrate = sub.add_parser("calibrate-crop", add_help=False,
                                help="fit the head-crop constants (k, dx, dy) on aligned CelebA-HQ images")

@@ -119,6 +119,26 @@ def evaluate(
     return _json_safe(result)
 
 
+def summarize(accuracy: dict) -> dict:
+    """The headline figures of an accuracy report (benchmarks/accuracy.py), for model metadata."""
+    summary = {}
+    for group in accuracy["segmentation"].values():
+        for r in group:
+            key = f"{r['dataset']}/{r['split']}"
+            summary[key] = {k: r.get(k) for k in ("hair_iou", "skin_iou", "pixel_accuracy", "miou", "macc")
+                            if r.get(k) is not None}
+            summary[key]["images"] = r["segmentation_images"]
+    for pair in accuracy["attributes"]:
+        r = pair["masking"]
+        key = f"{r['dataset']}/{r['split']}"
+        figures = summary.setdefault(key, {})
+        if "hair_color" in r:
+            figures["color_accuracy"] = r["hair_color"]["accuracy"]
+        for name, s in r.get("attributes", {}).items():
+            figures[f"{name}_balanced_accuracy"] = s["balanced_accuracy"]
+    return summary
+
+
 def _json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
