@@ -30,6 +30,11 @@ swift-test:
 convert: $(VENV)/.installed
 	$(PY) conversion/to_coreml.py $(CKPT) -o $(MLPACKAGE) --force
 
+# CPU latency beside reference networks, and package sizes: benchmarks/results/ (benchmarks/README.md).
+bench: $(VENV)/.installed
+	$(PY) benchmarks/latency.py --checkpoint $(CKPT)
+	$(PY) benchmarks/complexity.py $(CKPT)
+
 # scikit-image's astronaut.png: a public-domain portrait that installs with the test extra.
 predict-example: $(VENV)/.installed
 	mkdir -p out

@@ -8,6 +8,8 @@ let package = Package(
     products: [
         // One product: `import HairNetKit` re-exports HairNetCore.
         .library(name: "HairNetKit", targets: ["HairNetKit", "HairNetCore"]),
+        // The latency benchmark for Macs: `swift run -c release hairnet-bench --help`.
+        .executable(name: "hairnet-bench", targets: ["hairnet-bench"]),
     ],
     targets: [
         // Foundation only: output decoding, the crop rule, the contract, statistics. Builds on Linux.
@@ -19,6 +21,8 @@ let package = Package(
             path: "ios/HairNetKit/Sources/HairNetKit",
             resources: [.copy("Resources/HairNet.mlpackage")]
         ),
+        // Where Core ML is missing it only says so and exits non-zero.
+        .executableTarget(name: "hairnet-bench", dependencies: ["HairNetKit"], path: "ios/HairNetKit/Sources/hairnet-bench"),
         .testTarget(name: "HairNetCoreTests", dependencies: ["HairNetCore"], path: "ios/HairNetKit/Tests/HairNetCoreTests"),
         .testTarget(name: "HairNetKitTests", dependencies: ["HairNetKit"], path: "ios/HairNetKit/Tests/HairNetKitTests"),
     ],

@@ -1,0 +1,10 @@
+import SwiftUI
+
+@main
+struct HairNetBenchmarkApp: App {
+    var body: some Scene {
+        WindowGroup {
+            BenchmarkView()
+        }
+    }
+}
