@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 CKPT ?= checkpoints/hairnet.pt
 MLPACKAGE ?= HairNet.mlpackage
 
-.PHONY: test pytest swift-test convert predict-example bench clean
+BUNDLED := ios/HairNetKit/Sources/HairNetKit/Resources/HairNet.mlpackage
+BUNDLE_FLAGS ?= --palettize 8
+
+.PHONY: test pytest swift-test convert bundle-model predict-example bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +33,14 @@ swift-test:
 convert: $(VENV)/.installed
 	$(PY) conversion/to_coreml.py $(CKPT) -o $(MLPACKAGE) --force
 
+# The model HairNetKit ships: the shipped checkpoint, converted and palettized (MODEL_CARD.md).
+bundle-model: $(VENV)/.installed
+	$(PY) conversion/to_coreml.py $(CKPT) -o $(BUNDLED) --force $(BUNDLE_FLAGS)
+	$(PY) conversion/verify.py $(BUNDLED) --checkpoint $(CKPT)
+
 # CPU latency beside reference networks, and package sizes: benchmarks/results/ (benchmarks/README.md).
 bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) benchmarks/latency.py --checkpoint $(CKPT)
 	$(PY) benchmarks/complexity.py $(CKPT)
 
