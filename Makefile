@@ -8,7 +8,9 @@ MLPACKAGE ?= HairNet.mlpackage
 BUNDLED := ios/HairNetKit/Sources/HairNetKit/Resources/HairNet.mlpackage
 BUNDLE_FLAGS ?= --palettize 8
 
-.PHONY: test pytest swift-test convert bundle-model predict-example bench clean
+RUN ?= runs/hairnet-v1
+
+.PHONY: test pytest swift-test convert bundle-model ship-model predict-example bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +39,13 @@ convert: $(VENV)/.installed
 bundle-model: $(VENV)/.installed
 	$(PY) conversion/to_coreml.py $(CKPT) -o $(BUNDLED) --force $(BUNDLE_FLAGS)
 	$(PY) conversion/verify.py $(BUNDLED) --checkpoint $(CKPT)
+
+# A finished run → the shipped checkpoint (fp16, carrying its evaluation figures) and the bundled package.
+ship-model: $(VENV)/.installed
+	$(VENV)/bin/hairnet export --checkpoint $(RUN)/last.pt --out $(CKPT)
+	$(PY) benchmarks/accuracy.py --checkpoint $(CKPT)
+	$(VENV)/bin/hairnet export --checkpoint $(CKPT) --out $(CKPT) --evaluation benchmarks/results/accuracy.json
+	$(MAKE) bundle-model
 
 # CPU latency beside reference networks, and package sizes: benchmarks/results/ (benchmarks/README.md).
 bench: $(VENV)/.installed
