@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import struct
 import sys
 from collections import Counter
 from pathlib import Path
@@ -83,6 +84,44 @@ def load_crops(directory: Path, limit: int) -> list[tuple[str, np.ndarray]]:
 
 
 # --- structure --------------------------------------------------------------------------------
+
+def check_package_files(package: Path) -> None:
+    """The files an .mlpackage is made of, each named when missing, unreadable or cut short —
+    before coremltools reads them and says 'index out of bounds' or names an item by its UUID."""
+    manifest = package / "Manifest.json"
+    try:
+        items = [package / "Data" / entry["path"] for entry in json.loads(manifest.read_text())["itemInfoEntries"].values()]
+    except FileNotFoundError:
+        raise ConversionError(f"{manifest}: missing (an .mlpackage lists its files there)") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+        raise ConversionError(f"{manifest}: not an .mlpackage manifest ({type(error).__name__}: {error})") from None
+    for item in items:
+        if not item.exists():
+            raise ConversionError(f"{item}: listed in {manifest} but missing")
+    for weights in sorted((package / "Data" / "com.apple.CoreML" / "weights").glob("*.bin")):
+        check_weight_file(weights)
+
+
+def check_weight_file(path: Path) -> None:
+    """MIL's blob storage: a 64-byte header (blob count, version), then per blob 64 bytes of
+    metadata (sentinel 0xDEADBEEF, data type, size, offset) followed by its data, 64-byte aligned."""
+    data = path.read_bytes()
+
+    def refuse(where: str) -> ConversionError:
+        return ConversionError(f"{path}: truncated or corrupt at {where} (the file has {len(data):,} bytes)")
+
+    if len(data) < 64:
+        raise refuse("its 64-byte header")
+    count, position = struct.unpack_from("<I", data)[0], 64
+    for index in range(count):
+        if position + 64 > len(data):
+            raise refuse(f"weight blob {index + 1} of {count}")
+        sentinel, _, size, offset = struct.unpack_from("<IIQQ", data, position)
+        # Data after its own metadata: the walk only moves forward, whatever the file claims.
+        if sentinel != 0xDEADBEEF or offset < position + 64 or offset + size > len(data):
+            raise refuse(f"weight blob {index + 1} of {count}")
+        position = (offset + size + 63) // 64 * 64
+
 
 def non_const_ops(function) -> list:
     return [op for op in function.operations if op.op_type != "const"]
@@ -282,6 +321,7 @@ def verify(package: Path, checkpoint: Path, images: Path | None = None, limit: i
     package, checkpoint, images = Path(package), Path(checkpoint), Path(images) if images else DEFAULT_IMAGES
     if not package.is_dir():
         raise ConversionError(f"{package}: no such .mlpackage")
+    check_package_files(package)
     model, payload = load_checkpoint(checkpoint)
     try:
         spec, function = mil_interpreter.load_program(package)

@@ -58,7 +58,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = {
         "run_dir": args.run_dir, "data_root": args.data_root, "cache_dir": args.cache_dir,
         "batch_size": args.batch_size, "workers": args.workers, "width_multiplier": args.width,
-        "seed": args.seed, "threads": args.threads,
+        "seed": args.seed, "threads": args.threads, "init_checkpoint": args.init,
         "stages": tuple(int(s) for s in args.stages.split(",")) if args.stages else None,
         "epochs": {**config.epochs, **args.epochs} if args.epochs else None,
         "lr": {**config.lr, **args.lr} if args.lr else None,
@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, help="torch intra-op threads (0: default)")
     train.add_argument("--width", type=float, help="MobileNet width multiplier α")
     train.add_argument("--seed", type=int)
+    train.add_argument("--init", help="start from this checkpoint's weights (same architecture) instead of scratch")
     train.add_argument("--no-masking", action="store_true", help="the paper's ablation: heads see unmasked maps")
     train.add_argument("--no-augment", action="store_true")
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir exactly")
@@ -224,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     except HairNetError as error:
         print(f"hairnet {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (train turns it into one): a message, not a traceback
+        print(f"hairnet {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

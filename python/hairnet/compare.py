@@ -24,7 +24,7 @@ from .evaluate import _fmt, _ground_truth, _json_safe
 from .inference import analyze_crops, overlay
 from .metrics import ConfusionMatrix
 from .peers import HAIR_THRESHOLD, MediaPipeHair
-from .predict import _atomic_write_image, _atomic_write_text
+from .files import png_bytes, write_file
 
 MODELS = ("hairnet", "mediapipe")
 HAIR_VS_REST = ("rest", "hair")
@@ -148,7 +148,6 @@ def _signed(value) -> str:
 
 def write_report(report_dir: Path, result: dict, reader, model, rule, peer: MediaPipeHair) -> None:
     """report.md with, per chosen image, one row: photo | ground truth | MediaPipe | HairNet."""
-    report_dir.mkdir(parents=True, exist_ok=True)
     ranked = sorted(result["per_image"], key=lambda p: p["hairnet_iou"] - p["mediapipe_iou"])
     losses = ranked[:REPORT_CASES]
     wins = [p for p in ranked[::-1][:REPORT_CASES] if p not in losses]
@@ -163,11 +162,11 @@ def write_report(report_dir: Path, result: dict, reader, model, rule, peer: Medi
         panels = [sample.image, overlay(sample.image, _ground_truth(sample.hair, None)),
                   overlay(sample.image, np.where(mediapipe_hair, LABEL_HAIR, 0)), overlay(sample.image, labels)]
         name = f"{kind.split()[0]}_{entry['stem'].replace('/', '_')}.png"
-        _atomic_write_image(_side_by_side(panels), report_dir / name)
+        write_file(report_dir / name, png_bytes(_side_by_side(panels)))
         lines.append(f"| {kind} | {entry['stem']} | {entry['hairnet_iou']:.3f} | {entry['mediapipe_iou']:.3f} | "
                      f"![photo, ground truth, MediaPipe, HairNet]({name}) |")
     lines.append("\nHair magenta; HairNet's skin cyan (not scored: MediaPipe has no skin class).\n")
-    _atomic_write_text("\n".join(lines), report_dir / "report.md")
+    write_file(report_dir / "report.md", "\n".join(lines))
 
 
 def _side_by_side(panels: list[Image.Image]) -> Image.Image:

@@ -7,6 +7,8 @@ converter, the evaluator and the golden vectors read one source of truth.
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from dataclasses import asdict, dataclass
 
 CONTRACT_VERSION = 1
@@ -38,6 +40,9 @@ TRAINING_DATA = (
 )
 
 
+MAX_K, MAX_OFFSET = 4.0, 1.0
+
+
 @dataclass(frozen=True)
 class CropRule:
     """Face box → square head crop (DESIGN.md §4).
@@ -52,6 +57,17 @@ class CropRule:
     dx: float = 0.0
     dy: float = -0.08
 
+    def __post_init__(self) -> None:
+        # The rule arrives in checkpoints and packages: refuse what would cut a wrong crop silently
+        # (k ≤ 0 gives a 1-pixel crop, dy = 50 a crop far from the face) or exhaust memory (the
+        # crop is cut at full resolution, side k·face). A head with its hair spans well under
+        # MAX_K faces (calibrated k ≈ 1.5). HairNetCore's CropRule applies the same bounds.
+        values = (self.k, self.dx, self.dy)
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in values) \
+                or not 0 < self.k <= MAX_K or abs(self.dx) > MAX_OFFSET or abs(self.dy) > MAX_OFFSET:
+            raise ValueError(f"crop rule needs 0 < k ≤ {MAX_K:g} and |dx|, |dy| ≤ {MAX_OFFSET:g}, "
+                             f"got k={self.k!r}, dx={self.dx!r}, dy={self.dy!r}")
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
@@ -59,12 +75,9 @@ class CropRule:
     def from_json(cls, text: str) -> "CropRule":
         try:
             values = json.loads(text)
-            rule = cls(k=float(values["k"]), dx=float(values["dx"]), dy=float(values["dy"]))
+            return cls(k=float(values["k"]), dx=float(values["dx"]), dy=float(values["dy"]))
         except (ValueError, TypeError, KeyError) as error:
             raise ValueError(f"hairnet.crop: malformed crop rule {text!r} ({error})") from None
-        if not rule.k > 0:
-            raise ValueError(f"hairnet.crop: k must be positive, got {rule.k}")
-        return rule
 
 
 DEFAULT_CROP = CropRule()

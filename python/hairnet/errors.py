@@ -15,3 +15,7 @@ class CheckpointError(HairNetError):
 
 class ConversionError(HairNetError):
     """Core ML conversion or verification that cannot proceed as the contract requires."""
+
+
+class OutputError(HairNetError):
+    """An output file or folder that cannot be written (unwritable folder, full disk, a file in the way)."""

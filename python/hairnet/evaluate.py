@@ -20,6 +20,7 @@ from .contract import ATTRIBUTES, HAIR_COLORS, LABEL_HAIR, LABEL_SKIN
 from .data import open_dataset
 from .data.faces import frame
 from .errors import DataError
+from .files import png_bytes, write_file
 from .inference import analyze_crops, overlay
 from .metrics import BinaryCounts, ColorCounts, ConfusionMatrix
 
@@ -72,7 +73,7 @@ def evaluate(
             continue
         box, face_found = frame(sample.image, rule)
         fallbacks += not face_found
-        (analysis,) = analyze_crops(model, sample.image, [box], flip)
+        (analysis,) = analyze_crops(model, sample.image, [box], flip, source=str(item.image_path))
         color.update(np.array([analysis.hair_color.argmax()]), np.array([sample.color]))
         for index, name in enumerate(ATTRIBUTES):
             attributes[name].update(np.array([analysis.attributes[index] > 0.5]), sample.attributes[index : index + 1])
@@ -187,7 +188,6 @@ def write_report(report_dir: Path, result: dict, per_image: list, reader, rule, 
     """report.md and overlays of the best and worst images by hair IoU."""
     from PIL import Image
 
-    report_dir.mkdir(parents=True, exist_ok=True)
     ranked = sorted(per_image, key=lambda p: p["hair_iou"])
     chosen = [("worst", p) for p in ranked[:4]] + [("best", p) for p in ranked[-4:]]
     by_stem = {item.stem: item for item in reader.items}
@@ -195,25 +195,17 @@ def write_report(report_dir: Path, result: dict, per_image: list, reader, rule, 
     for kind, entry in chosen:
         sample = reader.load(by_stem[entry["stem"]])
         box, _ = frame(sample.image, rule)
-        (analysis,) = analyze_crops(model, sample.image, [box], flip)
+        (analysis,) = analyze_crops(model, sample.image, [box], flip, source=str(entry["path"]))
         predicted = analysis.labels(*sample.image.size)
         truth = _ground_truth(sample.hair, sample.skin)
         pair = Image.new("RGB", (sample.image.width * 2, sample.image.height))
         pair.paste(overlay(sample.image, truth), (0, 0))
         pair.paste(overlay(sample.image, predicted), (sample.image.width, 0))
         name = f"{kind}_{entry['stem'].replace('/', '_')}.png"
-        tmp = report_dir / f".{name}.tmp.png"
-        pair.save(tmp)
-        tmp.replace(report_dir / name)
+        write_file(report_dir / name, png_bytes(pair))
         lines.append(f"| {kind} | {entry['stem']} | {entry['hair_iou']:.3f} | ![ground truth, prediction]({name}) |")
-    tmp = report_dir / ".report.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n\nLeft: ground truth; right: HairNet (hair magenta, skin cyan).\n")
-    tmp.replace(report_dir / "report.md")
+    write_file(report_dir / "report.md", "\n".join(lines) + "\n\nLeft: ground truth; right: HairNet (hair magenta, skin cyan).\n")
 
 
 def write_json(result: dict, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=1, allow_nan=False))
-    tmp.replace(path)
+    write_file(path, json.dumps(result, indent=1, allow_nan=False))

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .contract import ATTRIBUTES, HAIR_COLORS, INPUT_SIZE, THRESHOLD, CropRule
+from .files import write_file
 from .postprocess import decode_attributes, head_crop_box, label_map, paste_back, vision_box_to_pixels, whole_image_box
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "tests" / "golden"
@@ -199,10 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             if not path.exists() or path.read_text() != text:
                 stale.append(str(path))
             continue
-        args.dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_file(path, text)
         print(f"wrote {path}")
     if stale:
         print("stale golden files (run `python -m hairnet.golden`): " + ", ".join(stale), file=sys.stderr)

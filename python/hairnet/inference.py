@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from .contract import LABEL_HAIR, LABEL_SKIN
+from .errors import HairNetError
 from .model import HairNet
 from .postprocess import CropBox, crop_image, decode_attributes, label_map, paste_back
 
@@ -32,10 +33,13 @@ class CropAnalysis:
 
 
 @torch.no_grad()
-def run_crops(model: HairNet, crops: np.ndarray, flip: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def run_crops(model: HairNet, crops: np.ndarray, flip: bool = False, source: str = "input"
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """N×224×224×3 uint8 crops → (segmentation N×2×224×224, hair_color N×4, attributes N×4).
 
     `flip` averages the outputs of the crop and its mirror image (test-time augmentation).
+    Outputs holding NaN or Inf raise a HairNetError naming `source`: eq. 2 would turn a NaN
+    segmentation into background, a wrong answer nobody would notice.
     """
     x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     seg, color, attrs = model(x)
@@ -43,14 +47,18 @@ def run_crops(model: HairNet, crops: np.ndarray, flip: bool = False) -> tuple[np
         seg_f, color_f, attrs_f = model(torch.flip(x, dims=[3]))
         seg = (seg + torch.flip(seg_f, dims=[3])) / 2
         color, attrs = (color + color_f) / 2, (attrs + attrs_f) / 2
+    broken = [name for name, o in zip(HairNet.output_names, (seg, color, attrs)) if not torch.isfinite(o).all()]
+    if broken:
+        raise HairNetError(f"{source}: model output(s) {', '.join(broken)} are NaN or Inf")
     return seg.numpy(), color.numpy(), attrs.numpy()
 
 
-def analyze_crops(model: HairNet, image: Image.Image, boxes: list[CropBox], flip: bool = False) -> list[CropAnalysis]:
+def analyze_crops(model: HairNet, image: Image.Image, boxes: list[CropBox], flip: bool = False,
+                  source: str = "input") -> list[CropAnalysis]:
     if not boxes:
         return []
     crops = np.stack([crop_image(image, box)[0] for box in boxes])
-    seg, color, attrs = run_crops(model, crops, flip)
+    seg, color, attrs = run_crops(model, crops, flip, source)
     return [CropAnalysis(box, seg[i], color[i], attrs[i]) for i, box in enumerate(boxes)]
 
 

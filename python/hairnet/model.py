@@ -37,6 +37,14 @@ class HairNetConfig:
             raise ValueError(f"decoder_channels needs 5 entries (14→224), got {self.decoder_channels}")
         if not 0 < self.width_multiplier <= 2:
             raise ValueError(f"width_multiplier must be in (0, 2], got {self.width_multiplier}")
+        # Configs come from checkpoint files: a string where a bool belongs would be truthy silently.
+        if not isinstance(self.masking, bool):
+            raise ValueError(f"masking must be true or false, got {self.masking!r}")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not 0 < self.threshold < 1:
+            raise ValueError(f"threshold must be a number in (0, 1), got {self.threshold!r}")
+        channels = (*self.decoder_channels, self.head_channels)
+        if not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in channels):
+            raise ValueError(f"decoder_channels and head_channels must be positive integers, got {channels}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -83,7 +83,10 @@ class CropBox:
 
 
 def round_half_up(value: float) -> int:
-    """The one rounding rule of the crop: floor(v + 0.5). Swift does the same."""
+    """The one rounding rule of the crop: floor(v + 0.5). Swift does the same, and likewise refuses
+    a value that is not a number of pixels (a face box near the float limit overflows to Inf)."""
+    if not math.isfinite(value + 0.5):
+        raise ValueError(f"crop coordinate {value} is not a finite number of pixels")
     return int(math.floor(value + 0.5))
 
 

@@ -16,6 +16,7 @@ GPUs, gloo on CPU): each rank takes its share of one shared permutation per epoc
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -30,12 +31,13 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from .checkpoint import atomic_save, save_checkpoint
+from .checkpoint import atomic_save, load_checkpoint, save_checkpoint
 from .contract import ATTRIBUTES, DEFAULT_CROP, HAIR_COLORS
 from .data import DATASET_FOLDERS
 from .data.augment import augment
 from .data.cache import build_cache, load_cache
 from .errors import HairNetError
+from .files import make_folder, write_file, write_files
 from .losses import LossWeights, multitask_loss
 from .metrics import BinaryCounts, ColorCounts, ConfusionMatrix
 from .model import HairNet, HairNetConfig
@@ -62,6 +64,7 @@ class TrainConfig:
     width_multiplier: float = 0.5
     masking: bool = True
     augment: bool = True
+    init_checkpoint: str = ""  # start from these weights (a checkpoint of the same config) instead of scratch
     schedule: str = "cosine"  # per stage: "cosine" decays to 5 % of the stage's lr, "constant" keeps it
     seed: int = 0
     threads: int = 0  # 0: leave torch's default
@@ -302,23 +305,37 @@ class Trainer:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises many types for a damaged file
             raise HairNetError(f"{path}: cannot resume from a damaged state file ({error})") from None
-        self.model.load_state_dict(state["model"])
-        self.stage_index, self.epoch = state["stage_index"], state["epoch"]
-        self.best, self.history = state["best"], state["history"]
-        torch.set_rng_state(state["rng"]["torch"])
-        self.generator.set_state(state["rng"]["generator"])
-        if self.stage_index < len(self.config.stages):
-            self._configure_stage(self.config.stages[self.stage_index])
-            if state["optimizer"] is not None and self.epoch > 0:
-                self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.model.load_state_dict(state["model"])
+            self.stage_index, self.epoch = state["stage_index"], state["epoch"]
+            self.best, self.history = state["best"], state["history"]
+            torch.set_rng_state(state["rng"]["torch"])
+            self.generator.set_state(state["rng"]["generator"])
+            if self.stage_index < len(self.config.stages):
+                self._configure_stage(self.config.stages[self.stage_index])
+                if state["optimizer"] is not None and self.epoch > 0:
+                    self.optimizer.load_state_dict(state["optimizer"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            # Another run's state (other width, stages) or a file that is not a state at all.
+            raise HairNetError(f"{path}: does not continue this run's configuration "
+                               f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
+
+    def _initialise(self, path: Path) -> None:
+        start, _ = load_checkpoint(path)
+        if start.config.to_dict() != {**self.model.config.to_dict(), "masking": start.config.masking}:
+            raise HairNetError(f"{path}: config {start.config.to_dict()} does not match this run's "
+                               f"{self.model.config.to_dict()}")
+        self.model.load_state_dict(start.state_dict())
 
     # ---- the schedule ---------------------------------------------------------------------
     def run(self, resume: bool = False) -> Path:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        make_folder(self.run_dir)
         if resume:
             self.resume()
         elif (self.run_dir / "state.pt").exists():
             raise HairNetError(f"{self.run_dir}: run folder already holds a run; pass --resume or choose another")
+        elif self.config.init_checkpoint:
+            self._initialise(Path(self.config.init_checkpoint))
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
         def stop(signum, _frame):
@@ -383,16 +400,11 @@ def format_entry(entry: dict) -> str:
 def write_logs(run_dir: Path, history: list[dict]) -> None:
     """log.json, log.csv and curves.png, each written to a temporary name and renamed."""
     run_dir = Path(run_dir)
-    tmp = run_dir / ".log.json.tmp"
-    tmp.write_text(json.dumps(history, indent=1))
-    tmp.replace(run_dir / "log.json")
-    keys = list(dict.fromkeys(k for entry in history for k in entry))
-    tmp = run_dir / ".log.csv.tmp"
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(history)
-    tmp.replace(run_dir / "log.csv")
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=list(dict.fromkeys(k for entry in history for k in entry)))
+    writer.writeheader()
+    writer.writerows(history)
+    write_files({run_dir / "log.json": json.dumps(history, indent=1), run_dir / "log.csv": table.getvalue()})
     plot_curves(history, run_dir / "curves.png")
 
 
@@ -418,7 +430,7 @@ def plot_curves(history: list[dict], path: Path) -> None:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=90)
     plt.close(fig)
-    tmp.replace(path)
+    write_file(path, image.getvalue())

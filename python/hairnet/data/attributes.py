@@ -14,7 +14,7 @@ import numpy as np
 
 from ..contract import ATTRIBUTES, HAIR_COLORS
 from ..errors import DataError
-from .textfiles import numbered_rows
+from .textfiles import natural, numbered_rows
 
 COLOR_COLUMNS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")  # order of HAIR_COLORS
 ATTRIBUTE_COLUMNS = ("Straight_Hair", "Wavy_Hair", "Bangs", "Bald")  # order of ATTRIBUTES
@@ -49,7 +49,8 @@ def read_attribute_table(path: Path) -> AttributeTable:
     if len(rows) < 2:
         raise DataError(f"{path}: expected a row-count line and an attribute-name line, found {len(rows)} lines")
     (count_line, count_fields), (names_line, names) = rows[0], rows[1]
-    if len(count_fields) != 1 or not count_fields[0].isdigit():
+    count = natural(count_fields[0]) if len(count_fields) == 1 else None
+    if count is None:
         raise DataError(f"{path}, line {count_line}: expected the row count, got {' '.join(count_fields)!r}")
     if len(set(names)) != len(names):
         raise DataError(f"{path}, line {names_line}: an attribute name appears twice")
@@ -74,6 +75,6 @@ def read_attribute_table(path: Path) -> AttributeTable:
             raise DataError(f"{path}, line {number}: {fields[0]} {name} = {value!r}, expected 1 or -1")
         first_line[stem] = number
         table[stem] = np.array([1 if v == "1" else -1 for v in values], dtype=np.int8)
-    if int(count_fields[0]) != len(table):
+    if count != len(table):
         raise DataError(f"{path}, line {count_line}: says {count_fields[0]} rows, the file has {len(table)}")
     return AttributeTable(path, tuple(names), table)

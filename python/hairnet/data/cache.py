@@ -38,7 +38,8 @@ import numpy as np
 from PIL import Image
 
 from ..contract import ATTRIBUTES, DEFAULT_CROP, INPUT_SIZE, CropRule
-from ..errors import DataError
+from ..errors import DataError, HairNetError, OutputError
+from ..files import make_folder
 from ..postprocess import CropBox, crop_image
 from . import READERS, Reader, open_dataset
 from .faces import frame
@@ -99,13 +100,11 @@ def build_cache(dataset: str, root: Path, split: str, rule: CropRule = DEFAULT_C
     """Build `<cache_dir>/<dataset>-<split>/` (replacing an older one) and return its path."""
     started = time.time()
     reader = open_dataset(dataset, root, split)
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    final = cache_dir / f"{dataset}-{split}"
-    tmp = cache_dir / f".{final.name}.tmp-{os.getpid()}"
+    final = make_folder(cache_dir) / f"{dataset}-{split}"
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         n = len(reader)
         images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (n, INPUT_SIZE, INPUT_SIZE, 3))
         # Rows of images whose masks are unknown are never written: they stay zero (sparse on disk).
@@ -161,13 +160,15 @@ def build_cache(dataset: str, root: Path, split: str, rule: CropRule = DEFAULT_C
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-        old = cache_dir / f".{final.name}.old-{os.getpid()}"
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
         if final.exists():
             os.replace(final, old)
         os.replace(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(error, OSError):  # a full disk or an unwritable folder: say where
+            raise OutputError(f"{final}: cannot write the crop cache ({error})") from None
         raise
     return final
 
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"cache": str(folder), "images": meta["images"], "face_found": meta["face_found"],
                               "known": meta["known"], "skipped": len(meta["skipped"]),
                               "build_seconds": meta["build_seconds"]}))
-    except DataError as error:
+    except HairNetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -36,7 +36,7 @@ from .attributes import read_attribute_table
 from .celeba import file_names, split_from_partition
 from .images import load_binary_mask, resize_mask
 from .samples import Item, Reader, unknown_attributes
-from .textfiles import numbered_rows
+from .textfiles import natural, numbered_rows
 
 IMAGE_FOLDER = "CelebA-HQ-img"
 MASK_FOLDER = "CelebAMask-HQ-mask-anno"
@@ -44,7 +44,7 @@ ATTRIBUTE_FILE = "CelebAMask-HQ-attribute-anno.txt"
 MAPPING_FILE = "CelebA-HQ-to-CelebA-mapping.txt"
 HAIR_PART = "hair"
 SKIN_PARTS = ("skin", "neck", "l_ear", "r_ear", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "u_lip", "l_lip", "mouth")
-MASK_NAME = re.compile(r"^(\d+)_([a-z_]+)\.png$")
+MASK_NAME = re.compile(r"^([0-9]{1,18})_([a-z_]+)\.png$")
 
 
 def read_mapping(path: Path) -> dict[str, str]:
@@ -54,9 +54,10 @@ def read_mapping(path: Path) -> dict[str, str]:
         raise DataError(f"{path}, line 1: expected the header 'idx orig_idx orig_file'")
     mapping: dict[str, str] = {}
     for number, fields in rows[1:]:
-        if len(fields) != 3 or not fields[0].isdigit():
+        index = natural(fields[0]) if len(fields) == 3 else None
+        if index is None:
             raise DataError(f"{path}, line {number}: expected '<idx> <orig_idx> <orig_file>', got {' '.join(fields)!r}")
-        key = str(int(fields[0]))
+        key = str(index)
         if key in mapping:
             raise DataError(f"{path}, line {number}: id {key} is listed twice")
         mapping[key] = Path(fields[2]).stem

@@ -2,7 +2,9 @@
 
 Every file goes through `_open`: the size in the header is checked before any pixel is decoded
 (a 60-byte PNG can claim 10⁵×10⁵ pixels), and decoding is forced so that a truncated or corrupt
-file fails here, not later inside a worker or a training step.
+file fails here, not later inside a worker or a training step. Only the formats photos and label
+images come in are opened (FORMATS): Pillow would otherwise also try EPS (which runs Ghostscript),
+PSD, FITS and a dozen other decoders on whatever a hostile file claims to be.
 """
 
 from __future__ import annotations
@@ -16,25 +18,36 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import DataError
 
 MAX_PIXELS = 100_000_000
+# Pillow's names; PPM covers PBM and PGM, JPEG covers the MPO files many cameras write.
+FORMATS = ("JPEG", "PNG", "PPM", "BMP", "TIFF", "WEBP", "GIF")
 
 
 def _open(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open and decode, or raise a DataError naming the file.
+
+    Decoders meet hostile bytes here and raise whatever their parser hit (ValueError,
+    struct.error, IndexError, …), so every Exception becomes a DataError at this one boundary.
+    """
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            # We enforce our own limit below; Pillow's warning band would only add noise.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            # We enforce our own limit below; Pillow's warnings about corrupt files would only add noise.
+            warnings.simplefilter("ignore")
+            image = Image.open(path, formats=FORMATS)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except Image.DecompressionBombError as error:
-        raise DataError(f"{path}: refused, claims more pixels than allowed ({error})") from None
+    except Image.DecompressionBombError:  # Pillow's own, coarser limit fired first
+        raise DataError(f"{path}: header claims more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels; "
+                        f"refused before decoding (limit {max_pixels:,})") from None
     except UnidentifiedImageError:
         size = path.stat().st_size
-        what = "empty file (0 bytes)" if size == 0 else f"not a readable image ({size} bytes)"
+        what = ("empty file (0 bytes)" if size == 0 else
+                f"not a readable image ({size} bytes; formats read: {', '.join(FORMATS)})")
         raise DataError(f"{path}: {what}") from None
     except OSError as error:
         raise DataError(f"{path}: cannot open ({error})") from None
+    except Exception as error:
+        raise DataError(f"{path}: corrupt image header ({type(error).__name__}: {error})") from None
     width, height = image.size
     if width < 1 or height < 1 or width * height > max_pixels:
         image.close()
@@ -43,9 +56,12 @@ def _open(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
             f"refused before decoding (limit {max_pixels:,})"
         )
     try:
-        image.load()
-    except (OSError, ValueError, SyntaxError) as error:
-        raise DataError(f"{path}: truncated or corrupt image data ({error})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image.load()
+    except Exception as error:
+        image.close()
+        raise DataError(f"{path}: truncated or corrupt image data ({type(error).__name__}: {error})") from None
     return image
 
 
@@ -60,7 +76,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8)).convert("RGB")
     if mode == "F":
         return Image.fromarray(np.clip(np.rint(np.asarray(image)), 0, 255).astype(np.uint8)).convert("RGB")
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
         # Transparent pixels become black: the same fill the crop uses outside the photo.
         rgba = image.convert("RGBA")
         black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
@@ -72,7 +88,9 @@ def load_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """A photo as an upright RGB image: EXIF orientation applied, any mode converted."""
     image = _open(path, max_pixels)
     try:
-        image = ImageOps.exif_transpose(image)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an unreadable orientation leaves the picture as stored, as viewers do
+            image = ImageOps.exif_transpose(image)
     except Exception as error:  # malformed EXIF blocks raise a variety of types
         raise DataError(f"{path}: unreadable EXIF orientation ({type(error).__name__}: {error})") from None
     return _to_rgb(image)

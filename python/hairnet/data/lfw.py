@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import DataError
 from .images import load_label
 from .samples import Item, Reader
-from .textfiles import numbered_rows
+from .textfiles import natural, numbered_rows
 
 OFFICIAL_LISTS = {"train": "parts_train.txt", "val": "parts_validation.txt", "test": "parts_test.txt"}
 LABEL_FOLDER = "parts_lfw_funneled_gt_images"
@@ -26,9 +26,10 @@ def read_name_list(path: Path) -> list[str]:
     """`<Name> <number>` lines → stems `<Name>_<number:04d>`."""
     stems = []
     for number, fields in numbered_rows(path):
-        if len(fields) != 2 or not fields[1].isdigit():
+        index = natural(fields[1]) if len(fields) == 2 else None
+        if index is None:
             raise DataError(f"{path}, line {number}: expected '<Name> <number>', got {' '.join(fields)!r}")
-        stems.append(f"{fields[0]}_{int(fields[1]):04d}")
+        stems.append(f"{fields[0]}_{index:04d}")
     return stems
 
 

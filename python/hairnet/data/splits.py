@@ -7,7 +7,7 @@ then fall back to each dataset's official split.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..errors import DataError
 
@@ -20,8 +20,8 @@ def listed_stems(root: Path, key: str, split: str) -> tuple[list[str], str] | No
         return None
     try:
         table = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not valid JSON ({error})") from None
+    except (OSError, ValueError, RecursionError) as error:  # RecursionError: "[[[[…" nested too deep
+        raise DataError(f"{path}: not valid JSON ({type(error).__name__}: {error})") from None
     if not isinstance(table, dict) or key not in table:
         return None
     entry = table[key]
@@ -32,4 +32,13 @@ def listed_stems(root: Path, key: str, split: str) -> tuple[list[str], str] | No
         raise DataError(f"{path}: {key}.{split} must be a list of non-empty strings")
     if len(set(stems)) != len(stems):
         raise DataError(f"{path}: {key}.{split} lists a stem twice")
+    outside = next((s for s in stems if not _inside(s)), None)
+    if outside is not None:
+        raise DataError(f"{path}: {key}.{split} entry {outside!r} is not a relative path inside the dataset folder")
     return stems, f"{path} [{key}][{split}]"
+
+
+def _inside(stem: str) -> bool:
+    """Stems become paths under the dataset folder: no absolute path, no '..', no NUL byte."""
+    posix = PurePosixPath(stem)
+    return "\0" not in stem and not posix.is_absolute() and ".." not in posix.parts

@@ -24,3 +24,11 @@ def numbered_rows(path: Path) -> list[tuple[int, list[str]]]:
     except OSError as error:
         raise DataError(f"{path}: cannot read ({error})") from None
     return [(number, line.split()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def natural(text: str) -> int | None:
+    """A count or index written in at most 18 ASCII digits, else None.
+
+    `"²".isdigit()` is true but `int("²")` fails, and `int` refuses more than 4300 digits.
+    """
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
