@@ -75,9 +75,15 @@ public struct CropRule: Sendable, Equatable {
     /// Vertical shift of the centre, in face-box heights (negative moves up, towards the hair).
     public let dy: Double
 
-    /// - Throws: ``HairNetError/invalidCropRule(k:dx:dy:)`` unless k is positive and all are finite.
+    /// The largest `k`, and the largest offset in face sizes, a rule may have. The rule arrives in a
+    /// model's metadata: beyond these a crop is no longer around the face (a wrong answer that
+    /// looks like one), and Python cuts it at full resolution. `hairnet.contract.CropRule` agrees.
+    public static let maxK = 4.0, maxOffset = 1.0
+
+    /// - Throws: ``HairNetError/invalidCropRule(k:dx:dy:)`` unless 0 < k ≤ ``maxK`` and
+    ///   |dx|, |dy| ≤ ``maxOffset``.
     public init(k: Double, dx: Double, dy: Double) throws {
-        guard k > 0, k.isFinite, dx.isFinite, dy.isFinite else {
+        guard k > 0, k <= Self.maxK, abs(dx) <= Self.maxOffset, abs(dy) <= Self.maxOffset else {
             throw HairNetError.invalidCropRule(k: k, dx: dx, dy: dy)
         }
         self.k = k
@@ -92,7 +98,7 @@ public struct CropRule: Sendable, Equatable {
         struct Constants: Decodable { let k, dx, dy: Double }
         let malformed = HairNetError.malformedMetadata(
             key: HairNetContract.Key.crop.rawValue, value: json,
-            expected: #"a JSON object {"k": k > 0, "dx": finite, "dy": finite}"#)
+            expected: #"a JSON object {"k": 0 < k ≤ 4, "dx": |dx| ≤ 1, "dy": |dy| ≤ 1}"#)
         guard let constants = try? JSONDecoder().decode(Constants.self, from: Data(json.utf8)),
               let rule = try? CropRule(k: constants.k, dx: constants.dx, dy: constants.dy)
         else { throw malformed }

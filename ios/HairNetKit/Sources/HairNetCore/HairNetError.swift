@@ -17,7 +17,7 @@ public enum HairNetError: Error, Sendable {
     case invalidFaceBox(FaceBox)
     /// An image size that is not positive.
     case invalidImageSize(width: Int, height: Int)
-    /// A crop rule whose `k` is not positive or whose offsets are not finite.
+    /// A crop rule whose `k` is not in (0, ``CropRule/maxK``] or whose offsets exceed ``CropRule/maxOffset``.
     case invalidCropRule(k: Double, dx: Double, dy: Double)
     /// A label map whose labels do not fit its size or are not ``PixelLabel`` values.
     case invalidLabelMap(width: Int, height: Int, reason: String)
@@ -50,7 +50,7 @@ extension HairNetError: CustomStringConvertible, LocalizedError {
         case let .invalidImageSize(width, height):
             "image size \(width)×\(height) is not positive"
         case let .invalidCropRule(k, dx, dy):
-            "crop rule k: \(k), dx: \(dx), dy: \(dy) needs a positive k and finite offsets"
+            "crop rule k: \(k), dx: \(dx), dy: \(dy) needs 0 < k ≤ \(CropRule.maxK) and |dx|, |dy| ≤ \(CropRule.maxOffset)"
         case let .invalidLabelMap(width, height, reason):
             "label map \(width)×\(height): \(reason)"
         case let .invalidModelFile(path, reason):

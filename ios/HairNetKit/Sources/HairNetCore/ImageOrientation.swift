@@ -19,6 +19,14 @@ public enum ImageOrientation: UInt32, Sendable, CaseIterable, Codable {
     /// Stored rotated 90° clockwise; shown by turning it 90° counter-clockwise.
     case left = 8
 
+    /// The orientation an image's EXIF `Orientation` tag (0x0112) asks for; a missing tag or a
+    /// value outside 1–8 means the picture is shown as stored (`.up`), as image viewers and
+    /// `hairnet predict` (Pillow's `exif_transpose`) treat it. Pass the result's `rawValue` to
+    /// `CGImagePropertyOrientation(rawValue:)` for Vision and ``HairAnalyzer``.
+    public init(exifValue: Int?) {
+        self = exifValue.flatMap { UInt32(exactly: $0) }.flatMap(Self.init(rawValue:)) ?? .up
+    }
+
     /// Whether turning the image upright swaps its width and height (orientations 5–8).
     public var swapsWidthAndHeight: Bool { rawValue >= 5 }
 

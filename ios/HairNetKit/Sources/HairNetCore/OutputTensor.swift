@@ -22,7 +22,8 @@ public enum ModelOutput: String, Sendable, CaseIterable, CustomStringConvertible
 /// One model output as Core ML hands it over: flat storage read through per-dimension strides.
 ///
 /// The element at indices (i₀, …, iₙ₋₁) is `storage[i₀·strides[0] + … + iₙ₋₁·strides[n−1]]`,
-/// which is how `MLMultiArray` lays out its data; strides need not describe a contiguous array.
+/// which is how `MLMultiArray` lays out its data; strides need not describe a contiguous array,
+/// but distinct indices must read distinct stored values.
 public struct OutputTensor: Sendable {
     /// Which output this is, so that errors can name it.
     public let output: ModelOutput
@@ -33,10 +34,11 @@ public struct OutputTensor: Sendable {
     /// The stored values, padding included.
     public let storage: [Float]
 
-    /// Wraps strided storage, checking that every index within `shape` lands inside `storage`.
+    /// Wraps strided storage, checking that every index within `shape` lands inside `storage`
+    /// and that no two indices share a stored value.
     ///
     /// - Throws: ``HairNetError/outputLayout(output:shape:strides:storageCount:)`` when the
-    ///   strides do not match the shape's rank, are negative, or reach past the storage.
+    ///   strides do not match the shape's rank, are negative, reach past the storage, or overlap.
     public init(_ output: ModelOutput, shape: [Int], strides: [Int], storage: [Float]) throws {
         let layoutError = HairNetError.outputLayout(
             output: output, shape: shape, strides: strides, storageCount: storage.count)
@@ -53,6 +55,15 @@ public struct OutputTensor: Sendable {
                 lastOffset = sum
             }
             guard lastOffset < storage.count else { throw layoutError }
+            // MLMultiArray layouts never overlap (contiguous or padded, in any dimension order).
+            // Overlapping strides (zero, say) would let a few stored values pose as a tensor of
+            // billions of elements, and decoding would allocate for all of them (found by
+            // fuzzing): ordered by stride, each dimension must step past what the smaller span.
+            var span = 1
+            for (size, stride) in zip(shape, strides).filter({ $0.0 > 1 }).sorted(by: { $0.1 < $1.1 }) {
+                guard stride >= span else { throw layoutError }
+                span = stride * size  // ≤ lastOffset + stride < storage.count + stride: no overflow
+            }
         }
         self.output = output
         self.shape = shape

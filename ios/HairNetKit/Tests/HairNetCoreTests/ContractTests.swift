@@ -46,6 +46,23 @@ struct ContractTests {
         #expect(throws: HairNetError.self) { try HairNetContract(metadata: [:]) }
     }
 
+    @Test("a misspelt required key is named as missing, whatever the spelling",
+          arguments: HairNetContract.Key.allCases.filter { $0 != .evaluation })
+    func misspeltKey(key: HairNetContract.Key) {
+        let misspellings = [key.rawValue.uppercased(), key.rawValue + " ", " " + key.rawValue,
+                            key.rawValue.replacingOccurrences(of: "hairnet.", with: "hairnet_"),
+                            key.rawValue.replacingOccurrences(of: "_", with: "-")].filter { $0 != key.rawValue }
+        for misspelt in misspellings {
+            var metadata = Self.metadata
+            metadata[misspelt] = metadata.removeValue(forKey: key.rawValue)
+            let error = #expect(throws: HairNetError.self) { try HairNetContract(metadata: metadata) }
+            guard case .missingMetadata(key.rawValue)? = error else {
+                Issue.record("\(misspelt): expected missingMetadata(\(key.rawValue)), got \(String(describing: error))")
+                continue
+            }
+        }
+    }
+
     struct Malformed: Sendable, CustomTestStringConvertible {
         let key: String
         let value: String
@@ -65,6 +82,9 @@ struct ContractTests {
         Malformed(key: "hairnet.input_normalization", value: "(x-mean)/std"),
         Malformed(key: "hairnet.crop", value: "{}"),
         Malformed(key: "hairnet.crop", value: #"{"k": -2.2, "dx": 0, "dy": 0}"#),
+        Malformed(key: "hairnet.crop", value: #"{"k": 1e9, "dx": 0, "dy": 0}"#),
+        Malformed(key: "hairnet.crop", value: #"{"k": 1.5, "dx": 0, "dy": 50}"#),
+        Malformed(key: "hairnet.crop", value: String(repeating: "[", count: 100_000)),
         Malformed(key: "hairnet.training_data", value: " "),
         Malformed(key: "hairnet.evaluation", value: "[0.81]"),
         Malformed(key: "hairnet.evaluation", value: "not json"),

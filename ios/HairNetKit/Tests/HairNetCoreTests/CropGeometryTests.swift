@@ -106,7 +106,7 @@ struct CropGeometryTests {
             }
             #expect(key == "hairnet.crop" && value == json)
         }
-        for (k, dx, dy) in [(0.0, 0.0, 0.0), (.infinity, 0, 0), (2, .nan, 0), (2, 0, -.infinity)] {
+        for (k, dx, dy) in [(0.0, 0.0, 0.0), (.infinity, 0, 0), (2, .nan, 0), (2, 0, -.infinity), (4.5, 0, 0), (2, 1.5, 0), (2, 0, -40)] {
             #expect(throws: HairNetError.self) { try CropRule(k: k, dx: dx, dy: dy) }
         }
     }

@@ -31,6 +31,16 @@ struct ImageOrientationTests {
         #expect(ImageOrientation(rawValue: 0) == nil && ImageOrientation(rawValue: 9) == nil)
     }
 
+    @Test("EXIF values 1–8 map to the orientation of the same number; anything else is upright, as in Python")
+    func exifValues() {
+        for value in 1 ... 8 {
+            #expect(ImageOrientation(exifValue: value).rawValue == UInt32(value))
+        }
+        for value in [nil, 0, 9, 255, 65535, -1, -6, Int.max, Int.min] as [Int?] {
+            #expect(ImageOrientation(exifValue: value) == .up, "EXIF value \(String(describing: value))")
+        }
+    }
+
     @Test("upright size swaps width and height for the quarter turns only", arguments: ImageOrientation.allCases)
     func uprightSize(orientation: ImageOrientation) {
         let size = orientation.uprightSize(width: 4032, height: 3024)

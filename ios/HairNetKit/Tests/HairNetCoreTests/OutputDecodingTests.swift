@@ -17,6 +17,12 @@ struct OutputDecodingTests {
             ([1, 4], [4, -1], 4),  // negative stride
             ([1, -4], [4, 1], 4),  // negative size
             ([3, 4], [Int.max, 1], 4),  // offset overflows Int
+            // Overlapping layouts: a few values posing as a huge tensor. The first is a fuzzing
+            // finding (ios/Fuzz): decoding it allocated a 2×939,524,098 label map.
+            ([1, 2, 2, 939_524_098], [8, 4, 0, 0], 12),
+            ([1, 2, 1 << 20, 1 << 20], [0, 0, 0, 0], 1),
+            ([1, 4], [4, 0], 4),
+            ([2, 3], [2, 1], 6),  // rows overlap by one value
         ]
         for layout in layouts {
             let error = #expect(throws: HairNetError.self) {
