@@ -130,3 +130,19 @@ def test_two_process_gloo_replicas_stay_identical(config, tmp_path):
         assert torch.equal(rank0[name], rank1[name]), name
         moved += not torch.equal(rank0[name], dict(start.named_parameters())[name].detach())
     assert moved > 0  # they trained, and stayed identical
+
+
+def test_init_checkpoint_starts_from_its_weights(config, tmp_path):
+    first = Trainer(replace(config, stages=(1,), epochs={"1": 1}))
+    first.run()
+    start = Path(config.run_dir) / "last.pt"
+    second = Trainer(replace(config, run_dir=str(tmp_path / "second"), stages=(2,), epochs={"2": 1},
+                             init_checkpoint=str(start)))
+    second.run()
+    trained, _ = load_checkpoint(start)
+    for name, tensor in trained.state_dict().items():
+        if name.startswith("backbone.") and tensor.is_floating_point():  # frozen in stage 2
+            assert torch.equal(tensor, second.model.state_dict()[name]), name
+    wider = Trainer(replace(config, run_dir=str(tmp_path / "wider"), width_multiplier=0.5, init_checkpoint=str(start)))
+    with pytest.raises(Exception, match="does not match"):
+        wider.run()
