@@ -9,7 +9,7 @@ BUNDLED := ios/HairNetKit/Sources/HairNetKit/Resources/HairNet.mlpackage
 # fp16 without palettization: 8-bit palettes flipped attribute decisions in verify.py (MODEL_CARD.md).
 BUNDLE_FLAGS ?=
 
-RUN ?= runs/hairnet-v1
+RUN ?= runs/hairnet-v2
 
 .PHONY: test pytest swift-test convert bundle-model ship-model predict-example bench clean
 
