@@ -83,12 +83,8 @@ def compare(checkpoint: Path, dataset: str, root: Path, split: str = "test", rep
     scores = {name: Scores() for name in MODELS}
     per_image, failures, hair_unknown, fallbacks = [], [], 0, 0
     start = time.time()
-    for item in tqdm(items, desc=f"compare {dataset}/{split}", leave=False):
-        try:
-            sample = reader.load(item)
-        except DataError as error:
-            failures.append({"stem": item.stem, "reason": str(error)})
-            continue
+    for item, sample in tqdm(reader.loaded(items, failures), total=len(items), desc=f"compare {dataset}/{split}",
+                             leave=False):
         if sample.hair is None:
             hair_unknown += 1
             continue

@@ -19,7 +19,6 @@ from .checkpoint import load_checkpoint
 from .contract import ATTRIBUTES, HAIR_COLORS, LABEL_HAIR, LABEL_SKIN
 from .data import open_dataset
 from .data.faces import frame
-from .errors import DataError
 from .files import png_bytes, write_file
 from .inference import analyze_crops, overlay
 from .metrics import BinaryCounts, ColorCounts, ConfusionMatrix
@@ -65,12 +64,8 @@ def evaluate(
     per_image, fallbacks, failures = [], 0, []
     segmented = both_known = 0
     start = time.time()
-    for item in tqdm(items, desc=f"evaluate {dataset}/{split}", leave=False):
-        try:
-            sample = reader.load(item)
-        except DataError as error:
-            failures.append({"stem": item.stem, "reason": str(error)})
-            continue
+    for item, sample in tqdm(reader.loaded(items, failures), total=len(items), desc=f"evaluate {dataset}/{split}",
+                             leave=False):
         box, face_found = frame(sample.image, rule)
         fallbacks += not face_found
         (analysis,) = analyze_crops(model, sample.image, [box], flip, source=str(item.image_path))

@@ -105,6 +105,15 @@ class Reader:
     def __getitem__(self, index: int) -> Sample:
         return self.load(self.items[index])
 
+    def loaded(self, items: list[Item], failures: list[dict]):
+        """(item, Sample) for each item in order; one that fails to decode is recorded in
+        `failures` as {stem, reason} and skipped, so a run reports it instead of stopping."""
+        for item in items:
+            try:
+                yield item, self.load(item)
+            except DataError as error:
+                failures.append({"stem": item.stem, "reason": str(error)})
+
     def load(self, item: Item) -> Sample:
         """Decode one item; raises DataError (naming the file) when its image or labels are bad."""
         image = load_image(item.image_path)
