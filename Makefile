@@ -9,7 +9,9 @@ BUNDLED := ios/HairNetKit/Sources/HairNetKit/Resources/HairNet.mlpackage
 # fp16 without palettization: 8-bit palettes flipped attribute decisions in verify.py (MODEL_CARD.md).
 BUNDLE_FLAGS ?=
 
-RUN ?= runs/hairnet-v2
+RUN ?= runs/hairnet-v3
+# The paper's ablation beside it in accuracy.md: the same run's stages 2-3 with heads trained without masking.
+ABLATION ?= runs/hairnet-v3-no-masking/last.pt
 
 .PHONY: test pytest swift-test convert bundle-model ship-model predict-example bench clean
 
@@ -44,7 +46,7 @@ bundle-model: $(VENV)/.installed
 # A finished run → the shipped checkpoint (fp16, carrying its evaluation figures) and the bundled package.
 ship-model: $(VENV)/.installed
 	$(VENV)/bin/hairnet export --checkpoint $(RUN)/last.pt --out $(CKPT)
-	$(PY) benchmarks/accuracy.py --checkpoint $(CKPT)
+	$(PY) benchmarks/accuracy.py --checkpoint $(CKPT) $(if $(wildcard $(ABLATION)),--ablation $(ABLATION))
 	$(VENV)/bin/hairnet export --checkpoint $(CKPT) --out $(CKPT) --evaluation benchmarks/results/accuracy.json
 	$(MAKE) bundle-model
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from hairnet.losses import LossWeights, multitask_loss, segmentation_loss
+from hairnet.losses import (LossWeights, inverse_frequency_weights, multitask_loss, segmentation_loss,
+                            soft_jaccard_loss)
 from hairnet.metrics import BinaryCounts, ColorCounts, ConfusionMatrix
 
 
@@ -58,6 +59,58 @@ def test_lambda_weights_the_terms():
     total, _ = multitask_loss(outputs, batch, LossWeights(segmentation=2.0, color=0.0))
     expected = 2 * terms["segmentation"] + terms["straight"] + terms["bangs"]
     assert total.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_soft_jaccard_is_one_minus_pooled_iou_on_confident_predictions():
+    target = torch.zeros(2, 2, 4, 4)
+    target[0, 1, :2] = 1  # 8 hair pixels in sample 0
+    target[1, 1, :1] = 1  # 4 in sample 1
+    logits = torch.full((2, 2, 4, 4), -30.0)
+    logits[0, 1, :1] = 30  # 4 of sample 0's 8 found
+    logits[1, 1, :2] = 30  # sample 1's 4 found, and 4 more
+    known = torch.tensor([[False, True], [False, True]])
+    # Pooled over both samples: intersection 8, union 16 → IoU 0.5 (per image 0.5 and 0.5 too).
+    assert soft_jaccard_loss(logits, target, known).item() == pytest.approx(1 - 9 / 17, abs=1e-4)
+    # Only known pairs count, and only their channel: the skin channel is never labelled here.
+    logits[:, 0] = 30
+    assert soft_jaccard_loss(logits, target, known).item() == pytest.approx(1 - 9 / 17, abs=1e-4)
+    bce = segmentation_loss(logits, target, known).item()
+    assert segmentation_loss(logits, target, known, soft_iou=0.5).item() == pytest.approx(bce + 0.5 * (1 - 9 / 17), abs=1e-4)
+
+
+def test_soft_jaccard_gradient_pushes_towards_the_target():
+    target = torch.zeros(1, 2, 4, 4)
+    target[0, 1, :, :2] = 1
+    logits = torch.zeros(1, 2, 4, 4, requires_grad=True)
+    soft_jaccard_loss(logits, target, torch.tensor([[False, True]])).backward()
+    grad = logits.grad[0, 1]
+    assert (grad[:, :2] < 0).all() and (grad[:, 2:] > 0).all()  # raise hair logits, lower the rest
+    assert not logits.grad[0, 0].any()
+
+
+def test_inverse_frequency_weights_equalise_the_classes():
+    color = np.array([0] * 6 + [1] * 3 + [2] * 2 + [3] * 1 + [-1] * 5)
+    attrs = np.array([[1, 0, -1, 1]] * 2 + [[0, 0, -1, 0]] * 18)
+    color_weights, pos_weights = inverse_frequency_weights(color, attrs, cap=10.0)
+    counts = np.bincount(color[color >= 0], minlength=4)
+    # Each colour's total weight (count × weight) is the same: 12 labelled / 4 colours = 3.
+    assert np.allclose(counts * color_weights.numpy(), 3.0)
+    # straight: 2 positives vs 18 negatives → 9; wavy: no positive → 1; bangs: unlabelled → 1; bald 9.
+    assert pos_weights.tolist() == pytest.approx([9.0, 1.0, 1.0, 9.0])
+    _, capped = inverse_frequency_weights(color, np.array([[1, 0, 0, 0]] + [[0, 0, 0, 0]] * 99), cap=10.0)
+    assert capped[0].item() == 10.0
+
+
+def test_class_weights_reach_the_terms():
+    batch, g = _batch()
+    outputs = (torch.randn(4, 2, 8, 8, generator=g), torch.randn(4, 4, generator=g), torch.randn(4, 4, generator=g))
+    _, plain = multitask_loss(outputs, batch)
+    _, weighted = multitask_loss(outputs, batch, pos_weights=torch.tensor([3.0, 1.0, 1.0, 1.0]),
+                                 color_weights=torch.tensor([1.0, 1.0, 5.0, 1.0]))
+    # straight has a positive label in the batch: its loss grows; colour's mean over classes 0 and 2 moves.
+    assert weighted["straight"] > plain["straight"]
+    assert weighted["color"] != pytest.approx(plain["color"])
+    assert weighted["bangs"] == pytest.approx(plain["bangs"])
 
 
 def test_iou_and_macc_pool_pixels_over_the_set():

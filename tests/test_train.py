@@ -12,14 +12,14 @@ import torch
 import torch.multiprocessing as mp
 
 from hairnet.checkpoint import load_checkpoint
-from hairnet.contract import DEFAULT_CROP
+from hairnet.contract import DEFAULT_CROP, CropRule
 from hairnet.data.cache import CACHE_VERSION
 from hairnet.train import Trainer, TrainConfig
 
 SIZE = 224
 
 
-def _write_cache(folder: Path, n: int, seed: int, masks: bool) -> None:
+def _write_cache(folder: Path, n: int, seed: int, masks: bool, crop=DEFAULT_CROP) -> None:
     """A tiny cache in the documented format: a bright square is 'hair' on a dark background."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
@@ -39,8 +39,8 @@ def _write_cache(folder: Path, n: int, seed: int, masks: bool) -> None:
     for name, array in arrays.items():
         np.save(folder / f"{name}.npy", array)
     (folder / "stems.json").write_text(json.dumps([f"s{i}" for i in range(n)]))
-    crop = {"k": DEFAULT_CROP.k, "dx": DEFAULT_CROP.dx, "dy": DEFAULT_CROP.dy}
-    (folder / "meta.json").write_text(json.dumps({"version": CACHE_VERSION, "crop_rule": crop}))
+    rule = {"k": crop.k, "dx": crop.dx, "dy": crop.dy}
+    (folder / "meta.json").write_text(json.dumps({"version": CACHE_VERSION, "crop_rule": rule}))
 
 
 @pytest.fixture()
@@ -61,8 +61,8 @@ def _state(model) -> dict[str, torch.Tensor]:
 
 
 class _KilledAfterFirstEpoch(Trainer):
-    def save(self, improved: bool) -> None:
-        super().save(improved)
+    def save(self, improved: bool, finished_stage: int | None = None) -> None:
+        super().save(improved, finished_stage)
         raise KeyboardInterrupt  # as if SIGTERM arrived right after the epoch's checkpoint
 
 
@@ -146,3 +146,23 @@ def test_init_checkpoint_starts_from_its_weights(config, tmp_path):
     wider = Trainer(replace(config, run_dir=str(tmp_path / "wider"), width_multiplier=0.5, init_checkpoint=str(start)))
     with pytest.raises(Exception, match="does not match"):
         wider.run()
+
+
+def test_a_run_with_its_own_crop_rule_reads_matching_caches_and_ships_the_rule(config, tmp_path):
+    wide = CropRule(k=2.0, dx=0.0, dy=-0.08)
+    cache = tmp_path / "wide-cache"
+    for split, n in (("train", 8), ("val", 4)):
+        _write_cache(cache / f"figaro1k-{split}", n, seed=len(split), masks=True, crop=wide)
+    run = replace(config, cache_dir=str(cache), run_dir=str(tmp_path / "wide"), stages=(1,), epochs={"1": 1},
+                  crop_rule={"k": 2.0, "dx": 0.0, "dy": -0.08}, soft_iou=0.5, balance_classes=True)
+    Trainer(run).run()
+    _, payload = load_checkpoint(Path(run.run_dir) / "last.pt")
+    assert payload["crop_rule"] == wide
+    # The end of the stage is kept for runs that continue from it (an ablation of later stages).
+    stage_end, stage_payload = load_checkpoint(Path(run.run_dir) / "stage1.pt")
+    assert stage_payload["crop_rule"] == wide and len(stage_payload["training"]["history"]) == 1
+    # The default-rule caches of the fixture are refused by a run that frames differently.
+    with pytest.raises(Exception, match="crop rule"):
+        Trainer(replace(run, cache_dir=config.cache_dir, run_dir=str(tmp_path / "mixed"))).run()
+    with pytest.raises(Exception, match="crop_rule"):
+        Trainer(replace(run, crop_rule={"k": -1.0, "dx": 0.0, "dy": 0.0}))

@@ -32,13 +32,13 @@ from torch import nn
 from tqdm import tqdm
 
 from .checkpoint import atomic_save, load_checkpoint, save_checkpoint
-from .contract import ATTRIBUTES, DEFAULT_CROP, HAIR_COLORS
+from .contract import ATTRIBUTES, DEFAULT_CROP, HAIR_COLORS, CropRule
 from .data import DATASET_FOLDERS
 from .data.augment import augment
 from .data.cache import build_cache, load_cache
 from .errors import HairNetError
 from .files import make_folder, write_file, write_files
-from .losses import LossWeights, multitask_loss
+from .losses import LossWeights, inverse_frequency_weights, multitask_loss
 from .metrics import BinaryCounts, ColorCounts, ConfusionMatrix
 from .model import HairNet, HairNetConfig
 
@@ -61,6 +61,9 @@ class TrainConfig:
     segmentation_sets: tuple[str, ...] = SEGMENTATION_SETS
     attribute_sets: tuple[str, ...] = ATTRIBUTE_SETS
     loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())
+    soft_iou: float = 0.0  # weight of the soft-Jaccard term added to the segmentation BCE
+    balance_classes: bool = False  # weight rare attribute values and colours by inverse frequency
+    crop_rule: dict = field(default_factory=lambda: asdict(DEFAULT_CROP))  # framing of the caches, carried by checkpoints
     width_multiplier: float = 0.5
     masking: bool = True
     augment: bool = True
@@ -108,6 +111,11 @@ class Pool:
             parts["attrs"].append(torch.from_numpy(np.asarray(cache.attrs[local], dtype=np.int64)))
         return {k: torch.cat(v) for k, v in parts.items()}
 
+    def labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every colour (N) and attribute (N×4) label of the pool, −1 where unknown."""
+        return (np.concatenate([np.asarray(c.color, dtype=np.int64) for c in self.caches]),
+                np.concatenate([np.asarray(c.attrs, dtype=np.int64) for c in self.caches]))
+
 
 class _Batches(torch.utils.data.Dataset):
     def __init__(self, pool: Pool, chunks: list[np.ndarray]) -> None:
@@ -142,6 +150,10 @@ class Trainer:
             raise HairNetError(f"unknown dataset(s) {sorted(unknown)}; known: {', '.join(DATASET_FOLDERS)}")
         if config.threads:
             torch.set_num_threads(config.threads)
+        try:
+            self.crop = CropRule(**config.crop_rule)
+        except (TypeError, ValueError) as error:
+            raise HairNetError(f"crop_rule {config.crop_rule!r}: {error}") from None
         torch.manual_seed(config.seed)
         self.model = HairNet(HairNetConfig(width_multiplier=config.width_multiplier, masking=config.masking)).to(self.device)
         self.weights = LossWeights(**config.loss_weights)
@@ -151,17 +163,18 @@ class Trainer:
         self.best: float | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.stopping = False
+        self.class_weights: dict[str, torch.Tensor] = {}
 
     # ---- data -----------------------------------------------------------------------------
     def _cache(self, name: str, split: str):
         """The crop cache of one dataset split, built on first use (by rank 0 only)."""
         path = Path(self.config.cache_dir) / f"{name}-{split}"
         if self.rank == 0 and not (path / "meta.json").exists():
-            build_cache(name, Path(self.config.data_root) / DATASET_FOLDERS[name], split, DEFAULT_CROP,
+            build_cache(name, Path(self.config.data_root) / DATASET_FOLDERS[name], split, self.crop,
                         Path(self.config.cache_dir))
         if self.distributed:
             dist.barrier()
-        return load_cache(path, DEFAULT_CROP)
+        return load_cache(path, self.crop)
 
     def _pool(self, names, split: str) -> Pool:
         caches = [self._cache(name, split) for name in names]
@@ -226,7 +239,8 @@ class Trainer:
             batch["seg"] = seg
             batch = {k: v.to(self.device) for k, v in batch.items()}
             outputs = train_module(images.to(self.device))
-            loss, terms = multitask_loss(outputs, batch, self.stage_weights)
+            loss, terms = multitask_loss(outputs, batch, self.stage_weights, soft_iou=self.config.soft_iou,
+                                         **self.class_weights)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -287,13 +301,17 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state()},
         }
 
-    def save(self, improved: bool) -> None:
+    def save(self, improved: bool, finished_stage: int | None = None) -> None:
+        """Checkpoints and logs; at the end of a stage also `stage<N>.pt`, the weights a later run
+        (an ablation of the next stages, say) can start from with `init_checkpoint`."""
         if self.rank != 0:
             return
         training = {"history": self.history, "config": asdict(self.config)}
-        save_checkpoint(self.run_dir / "last.pt", self.model, DEFAULT_CROP, training=training)
+        save_checkpoint(self.run_dir / "last.pt", self.model, self.crop, training=training)
         if improved:
-            save_checkpoint(self.run_dir / "best.pt", self.model, DEFAULT_CROP, training=training)
+            save_checkpoint(self.run_dir / "best.pt", self.model, self.crop, training=training)
+        if finished_stage is not None:
+            save_checkpoint(self.run_dir / f"stage{finished_stage}.pt", self.model, self.crop, training=training)
         atomic_save(self._state(), self.run_dir / "state.pt")
         write_logs(self.run_dir, self.history)
 
@@ -349,6 +367,10 @@ class Trainer:
                 if self.optimizer is None or self.epoch == 0:
                     self._configure_stage(stage)
                 train_pool, val_pool = self._stage_pool(stage, "train"), self._stage_pool(stage, "val")
+                if self.config.balance_classes:
+                    color_weights, pos_weights = inverse_frequency_weights(*train_pool.labels())
+                    self.class_weights = {"color_weights": color_weights.to(self.device),
+                                          "pos_weights": pos_weights.to(self.device)}
                 train_module: nn.Module = _Logits(self.model)
                 if self.distributed:
                     # Heads without a label in a batch (or λ = 0) get no gradient: let DDP allow it.
@@ -367,7 +389,7 @@ class Trainer:
                     if self.rank == 0:
                         tqdm.write(format_entry(entry))
                 self.stage_index, self.epoch, self.optimizer = self.stage_index + 1, 0, None
-                self.save(False)
+                self.save(False, finished_stage=stage)
         except KeyboardInterrupt:
             if self.rank == 0:
                 print(f"stopped; the last complete epoch is in {self.run_dir} (continue with --resume)")

@@ -11,7 +11,9 @@ its luminance L moves to b·(m + c·(L − m)) with brightness b and contrast c 
 m the image's mean luminance. The factor is capped so that no channel passes 1 (clipping one
 channel would shift the hue) and at MAX_GAIN, so that lowering contrast does not turn near-black
 sensor noise into visible colour. A mild Gaussian blur (σ 0.4–1.0) is applied to a quarter of the
-images, standing in for soft focus and compression.
+images, standing in for soft focus and compression, and a fifth are shrunk by 1.5–3× and
+enlarged back (bilinear), as a small face in a low-resolution photo or a surveillance frame
+reaches the model after the crop's resize. The masks stay sharp: the label is the true region.
 
 All randomness comes from the given CPU generator, drawn in a fixed order: the same generator
 state gives the same batch, on any device.
@@ -28,6 +30,7 @@ SCALE, SHIFT, ROTATION_DEGREES = 0.15, 0.08, 15.0
 BRIGHTNESS, CONTRAST = 0.15, 0.15
 MAX_GAIN = 2.0
 BLUR_PROBABILITY, BLUR_SIGMA = 0.25, (0.4, 1.0)
+LOW_RES_PROBABILITY, LOW_RES_FACTOR = 0.2, (1.5, 3.0)
 LUMA = (0.299, 0.587, 0.114)
 
 
@@ -50,6 +53,7 @@ def augment(images: torch.Tensor, seg: torch.Tensor, generator: torch.Generator)
     seg = F.grid_sample(seg.float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
     unit = _relight(unit, draws["brightness"].to(device), draws["contrast"].to(device))
     unit = _blur(unit, draws["blur"].to(device), draws["sigma"].to(device))
+    unit = _low_resolution(unit, draws["low_res"], draws["factor"])
     return unit.clamp(0.0, 1.0) * 2.0 - 1.0, seg
 
 
@@ -70,6 +74,9 @@ def _draw(n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
     }
     low, high = BLUR_SIGMA
     draws["sigma"] = low + torch.rand(n, generator=generator) * (high - low)
+    draws["low_res"] = torch.rand(n, generator=generator) < LOW_RES_PROBABILITY
+    low, high = LOW_RES_FACTOR
+    draws["factor"] = low + torch.rand(n, generator=generator) * (high - low)
     return draws
 
 
@@ -113,3 +120,15 @@ def _blur(unit: torch.Tensor, chosen: torch.Tensor, sigma: torch.Tensor) -> torc
     flat = F.conv2d(F.pad(flat, (2, 2, 0, 0), mode="replicate"), kernel[:, None, None, :], groups=n * channels)
     flat = F.conv2d(F.pad(flat, (0, 0, 2, 2), mode="replicate"), kernel[:, None, :, None], groups=n * channels)
     return flat.reshape(n, channels, height, width)
+
+
+def _low_resolution(unit: torch.Tensor, chosen: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Shrink each chosen image by its factor (antialiased) and enlarge it back to its size."""
+    side = unit.shape[-1]
+    out = unit.clone()
+    for index in torch.nonzero(chosen).flatten().tolist():
+        small = max(8, round(side / float(factor[index])))
+        shrunk = F.interpolate(unit[index : index + 1], size=(small, small), mode="bilinear", antialias=True,
+                               align_corners=False)
+        out[index] = F.interpolate(shrunk, size=(side, side), mode="bilinear", align_corners=False)[0]
+    return out

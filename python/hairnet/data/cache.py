@@ -223,10 +223,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", required=True, nargs="+", choices=SPLITS)
     parser.add_argument("--out", type=Path, default=Path("cache"), help="parent folder of the caches")
     parser.add_argument("--workers", type=int, default=MAX_WORKERS, help=f"processes (at most {MAX_WORKERS})")
+    parser.add_argument("--crop", metavar="K,DX,DY", help="crop rule of the run that will read the cache "
+                        f"(default the calibrated {DEFAULT_CROP.k},{DEFAULT_CROP.dx},{DEFAULT_CROP.dy})")
     args = parser.parse_args(argv)
     try:
+        rule = DEFAULT_CROP
+        if args.crop:
+            try:
+                rule = CropRule(*(float(v) for v in args.crop.split(",")))
+            except (TypeError, ValueError) as error:
+                parser.error(f"--crop {args.crop!r}: expected K,DX,DY ({error})")
         for split in args.split:
-            folder = build_cache(args.dataset, args.root, split, DEFAULT_CROP, args.out, args.workers)
+            folder = build_cache(args.dataset, args.root, split, rule, args.out, args.workers)
             meta = json.loads((folder / "meta.json").read_text())
             print(json.dumps({"cache": str(folder), "images": meta["images"], "face_found": meta["face_found"],
                               "known": meta["known"], "skipped": len(meta["skipped"]),

@@ -1,0 +1,78 @@
+"""The table of training runs: what each changed, how long it took, what validation said.
+
+    python benchmarks/runs.py runs/hairnet-v1 runs/hairnet-v2 ... [--out benchmarks/results/runs.md]
+
+Reads each run folder's `log.json` and the configuration recorded in its `last.pt` (the run folders
+themselves stay out of git), one row per stage of each run: epochs, images seen, minutes,
+images/s, and the validation figures after the stage's last epoch (crop-level, on the run's own
+crop caches: hair and skin IoU pooled over the validation pools of every mask set, colour accuracy
+and per-attribute balanced accuracy on the attribute sets). Figures of runs with different crop
+rules are measured on differently framed crops: compare those with `benchmarks/accuracy.py`, which
+scores full-size masks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from hairnet.checkpoint import load_checkpoint
+from hairnet.contract import ATTRIBUTES
+from hairnet.files import write_file
+
+FIGURES = [("val_hair_iou", "hair IoU"), ("val_skin_iou", "skin IoU"), ("val_color_accuracy", "colour acc.")] + [
+    (f"val_{name}_balanced_accuracy", f"{name} bal.") for name in ATTRIBUTES]
+DEFAULTS = {"soft_iou": 0.0, "balance_classes": False, "masking": True, "augment": True}
+
+
+def describe(config: dict) -> str:
+    """The settings that tell runs apart."""
+    rule = config.get("crop_rule", {"k": 1.54})
+    parts = [f"α {config['width_multiplier']:g}", f"crop k {rule['k']:g}",
+             f"lr {', '.join(f'{s}: {float(v):g}' for s, v in sorted(config['lr'].items()) if int(s) in config['stages'])}"]
+    if config.get("init_checkpoint"):
+        parts.append(f"init {Path(config['init_checkpoint']).parent.name}")
+    for key, default in DEFAULTS.items():
+        if config.get(key, default) != default:
+            parts.append(f"{key} {config[key]}")
+    return "; ".join(parts)
+
+
+def rows(run: Path) -> list[str]:
+    history = json.loads((run / "log.json").read_text())
+    _, payload = load_checkpoint(run / "last.pt")
+    config = payload["training"]["config"]
+    out = []
+    for index, stage in enumerate(sorted({entry["stage"] for entry in history})):
+        entries = [e for e in history if e["stage"] == stage]
+        seconds = sum(e["train_seconds"] for e in entries)
+        images = sum(e["train_seconds"] * e["images_per_s"] for e in entries)
+        last = entries[-1]
+        cells = ["—" if math.isnan(last.get(key, math.nan)) else f"{last[key]:.3f}" for key, _ in FIGURES]
+        out.append(f"| {run.name} | {describe(config) if index == 0 else ''} | "
+                   f"{stage} | {len(entries)} | {images:,.0f} | {seconds / 60:.1f} | {images / seconds:.1f} | " + " | ".join(cells) + " |")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/runs.md"))
+    args = parser.parse_args()
+    lines = ["# Training runs (written by `benchmarks/runs.py` from the run folders' logs)", "",
+             "One row per stage; validation figures after the stage's last epoch, crop-level on the run's own crop "
+             "caches (see the script's docstring). Hair IoU after stage 2 is over the attribute sets' validation pool, "
+             "where only CelebAMask-HQ has masks; after stages 1 and 3 over every mask set's. 2 CPU cores, no GPU; "
+             "minutes are training time without validation.", "",
+             "| run | what changed | stage | epochs | images | minutes | images/s | " + " | ".join(n for _, n in FIGURES) + " |",
+             "|---|---|---|---|---|---|---|" + "---|" * len(FIGURES)]
+    for run in args.runs:
+        lines += rows(run)
+    write_file(args.out, "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
