@@ -33,7 +33,7 @@ def describe(config: dict) -> str:
     parts = [f"α {config['width_multiplier']:g}", f"crop k {rule['k']:g}",
              f"lr {', '.join(f'{s}: {float(v):g}' for s, v in sorted(config['lr'].items()) if int(s) in config['stages'])}"]
     if config.get("init_checkpoint"):
-        parts.append(f"init {Path(config['init_checkpoint']).parent.name}")
+        parts.append(f"init {Path(config['init_checkpoint']).parent.name}/{Path(config['init_checkpoint']).name}")
     for key, default in DEFAULTS.items():
         if config.get(key, default) != default:
             parts.append(f"{key} {config[key]}")
