@@ -15,6 +15,7 @@ nothing is typed by hand.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import time
@@ -136,6 +137,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.time()
 
+    @functools.cache  # CelebAMask-HQ is in both the segmentation and the attribute runs: evaluate it once
     def run(dataset: str, split: str, masking: bool = True, flip: bool = False, checkpoint: Path = args.checkpoint) -> dict:
         print(f"evaluating {checkpoint} on {dataset}/{split} (masking {'on' if masking else 'off'}, "
               f"flip {'on' if flip else 'off'})", flush=True)

@@ -19,23 +19,22 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from hairnet.contract import DEFAULT_CROP, CropRule
 from hairnet.data import DATASET_FOLDERS, open_dataset
 from hairnet.data.cache import crop_mask
-from hairnet.data.faces import find_face
+from hairnet.data.faces import find_face, frame_face
 from hairnet.files import write_files
 from hairnet.metrics import ConfusionMatrix
-from hairnet.postprocess import head_crop_box, paste_back, whole_image_box
+from hairnet.postprocess import paste_back
 
 DATASETS = ("celebamask-hq", "lfw-parts", "figaro1k", "fasseg")
 
 
 def ceilings(dataset: str, root: Path, split: str, rules: list[CropRule], limit: int) -> dict:
     reader = open_dataset(dataset, root, split)
-    items = [item for item in reader.items][:limit]
+    items = reader.items[:limit]
     meters = {rule.k: {"all": ConfusionMatrix(("rest", "hair")), "face": ConfusionMatrix(("rest", "hair")),
                        "no_face": ConfusionMatrix(("rest", "hair"))} for rule in rules}
     failures: list = []
@@ -46,7 +45,7 @@ def ceilings(dataset: str, root: Path, split: str, rules: list[CropRule], limit:
         face = find_face(sample.image)
         faces += face is not None
         for rule in rules:
-            box = whole_image_box(*sample.image.size) if face is None else head_crop_box(face, rule)
+            box, _ = frame_face(face, *sample.image.size, rule)
             back = paste_back(crop_mask(sample.hair, box), box, *sample.image.size) > 0
             for key in ("all", "face" if face is not None else "no_face"):
                 meters[rule.k][key].update(back, sample.hair)

@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 from hairnet.checkpoint import load_checkpoint
-from hairnet.contract import ATTRIBUTES
+from hairnet.contract import ATTRIBUTES, DEFAULT_CROP
 from hairnet.files import write_file
 
 FIGURES = [("val_hair_iou", "hair IoU"), ("val_skin_iou", "skin IoU"), ("val_color_accuracy", "colour acc.")] + [
@@ -29,7 +30,7 @@ DEFAULTS = {"soft_iou": 0.0, "balance_classes": False, "masking": True, "augment
 
 def describe(config: dict) -> str:
     """The settings that tell runs apart."""
-    rule = config.get("crop_rule", {"k": 1.54})
+    rule = config.get("crop_rule", asdict(DEFAULT_CROP))  # runs from before the field used the default
     parts = [f"α {config['width_multiplier']:g}", f"crop k {rule['k']:g}",
              f"lr {', '.join(f'{s}: {float(v):g}' for s, v in sorted(config['lr'].items()) if int(s) in config['stages'])}"]
     if config.get("init_checkpoint"):

@@ -73,7 +73,11 @@ def find_face(image: Image.Image) -> FaceBox | None:
 
 def frame(image: Image.Image, rule: CropRule = DEFAULT_CROP) -> tuple[CropBox, bool]:
     """The square to crop: the head crop around the face, or the whole photo padded when none is found."""
-    face = find_face(image)
+    return frame_face(find_face(image), image.width, image.height, rule)
+
+
+def frame_face(face: FaceBox | None, width: int, height: int, rule: CropRule = DEFAULT_CROP) -> tuple[CropBox, bool]:
+    """`frame` for a face already found (or None), so that one detection can serve several rules."""
     if face is None:
-        return whole_image_box(image.width, image.height), False
+        return whole_image_box(width, height), False
     return head_crop_box(face, rule), True
