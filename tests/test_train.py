@@ -14,6 +14,7 @@ import torch.multiprocessing as mp
 from hairnet.checkpoint import load_checkpoint
 from hairnet.contract import DEFAULT_CROP, CropRule
 from hairnet.data.cache import CACHE_VERSION
+from hairnet.ema import WeightAverage
 from hairnet.train import Trainer, TrainConfig
 
 SIZE = 224
@@ -66,7 +67,9 @@ class _KilledAfterFirstEpoch(Trainer):
         raise KeyboardInterrupt  # as if SIGTERM arrived right after the epoch's checkpoint
 
 
-def test_resume_ends_where_an_uninterrupted_run_does(config, tmp_path):
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_ends_where_an_uninterrupted_run_does(config, tmp_path, ema_decay):
+    config = replace(config, ema_decay=ema_decay)
     whole = Trainer(replace(config, run_dir=str(tmp_path / "whole")))
     whole.run()
     with pytest.raises(KeyboardInterrupt):
@@ -166,3 +169,39 @@ def test_a_run_with_its_own_crop_rule_reads_matching_caches_and_ships_the_rule(c
         Trainer(replace(run, cache_dir=config.cache_dir, run_dir=str(tmp_path / "mixed"))).run()
     with pytest.raises(Exception, match="crop_rule"):
         Trainer(replace(run, crop_rule={"k": -1.0, "dx": 0.0, "dy": 0.0}))
+
+
+def test_weight_average_follows_the_decay_and_gives_the_raw_weights_back():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
+    average = WeightAverage(model, decay=0.5)
+    start = _state(model)
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    model[1].num_batches_tracked += 3
+    keep = average.current_decay()
+    assert keep == pytest.approx(0.1)  # warm-up: the first updates average over few steps
+    average.update(model)
+    assert torch.allclose(average.average["0.weight"], start["0.weight"] + (1 - keep))
+    assert average.average["1.num_batches_tracked"] == 3  # counters are copied, not averaged
+    raw = _state(model)
+    with average.applied(model):
+        assert torch.allclose(model[0].weight, start["0.weight"] + (1 - keep))
+    assert all(torch.equal(raw[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(model, decay=1.0)
+
+
+def test_with_ema_the_checkpoints_hold_the_average_and_the_log_measures_both(config):
+    run = replace(config, ema_decay=0.9)
+    with pytest.raises(KeyboardInterrupt):
+        _KilledAfterFirstEpoch(run).run()  # mid-stage: the raw weights and the average differ
+    entry = json.loads((Path(run.run_dir) / "log.json").read_text())[-1]
+    assert {"val_hair_iou", "val_raw_hair_iou"} <= entry.keys()
+    shipped, _ = load_checkpoint(Path(run.run_dir) / "last.pt")
+    state = torch.load(Path(run.run_dir) / "state.pt", weights_only=True)
+    average, raw = state["ema"]["average"], state["model"]
+    assert any(not torch.equal(average[n], raw[n]) for n in raw if raw[n].is_floating_point())
+    for name, value in shipped.state_dict().items():
+        assert torch.equal(value, average[name].to(value.dtype)), name
+    with pytest.raises(Exception, match="ema_decay"):
+        Trainer(replace(config, ema_decay=1.5))

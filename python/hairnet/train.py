@@ -6,6 +6,8 @@ lr 1e-4; stage 3 trains everything end to end at lr 1e-5 with Σ λ_i·L_i. Adam
 Data comes from the crop caches of `hairnet.data.cache` (decoded, face-detected and cropped once).
 A run folder holds `state.pt` (everything `--resume` needs: weights, optimiser, epoch, RNG),
 `last.pt`/`best.pt` (checkpoints in the shipping format), `log.csv`, `log.json` and `curves.png`.
+With `ema_decay` set, an exponential moving average of the weights is kept beside them: it is what
+is validated and checkpointed (`val_raw_*` log the raw weights), and each stage starts from it.
 Every file is written atomically at the end of each epoch, so a run killed at any moment resumes
 from its last complete epoch and ends where an uninterrupted run would.
 
@@ -15,6 +17,7 @@ GPUs, gloo on CPU): each rank takes its share of one shared permutation per epoc
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -36,6 +39,7 @@ from .contract import ATTRIBUTES, DEFAULT_CROP, HAIR_COLORS, CropRule
 from .data import DATASET_FOLDERS
 from .data.augment import augment
 from .data.cache import build_cache, load_cache
+from .ema import WeightAverage
 from .errors import HairNetError
 from .files import make_folder, write_file, write_files
 from .losses import LossWeights, inverse_frequency_weights, multitask_loss
@@ -69,6 +73,7 @@ class TrainConfig:
     augment: bool = True
     init_checkpoint: str = ""  # start from these weights (a checkpoint of the same config) instead of scratch
     schedule: str = "cosine"  # per stage: "cosine" decays to 5 % of the stage's lr, "constant" keeps it
+    ema_decay: float = 0.0  # 0: off; else validate and ship an exponential moving average of the weights
     seed: int = 0
     threads: int = 0  # 0: leave torch's default
 
@@ -145,6 +150,8 @@ class Trainer:
         self.device = torch.device(f"cuda:{self.rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu")
         if config.schedule not in ("cosine", "constant"):
             raise HairNetError(f"schedule must be 'cosine' or 'constant', got {config.schedule!r}")
+        if not 0.0 <= config.ema_decay < 1.0:
+            raise HairNetError(f"ema_decay must lie in [0, 1), got {config.ema_decay!r}")
         unknown = set(config.segmentation_sets + config.attribute_sets) - set(DATASET_FOLDERS)
         if unknown:
             raise HairNetError(f"unknown dataset(s) {sorted(unknown)}; known: {', '.join(DATASET_FOLDERS)}")
@@ -162,6 +169,7 @@ class Trainer:
         self.stage_index, self.epoch = 0, 0  # position of the next epoch to run
         self.best: float | None = None
         self.optimizer: torch.optim.Optimizer | None = None
+        self.ema: WeightAverage | None = None
         self.stopping = False
         self.class_weights: dict[str, torch.Tensor] = {}
 
@@ -195,6 +203,7 @@ class Trainer:
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(trainable, lr=float(self.config.lr[str(stage)]), betas=(0.9, 0.99))
         self.frozen = frozen
+        self.ema = WeightAverage(model, self.config.ema_decay) if self.config.ema_decay else None
         self.stage_weights = LossWeights(**{**self.weights.as_dict(), **(
             {n: 0.0 for n in ("color",) + ATTRIBUTES} if stage == 1 else
             {"segmentation": 0.0} if stage == 2 else {})})
@@ -244,6 +253,8 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            if self.ema:
+                self.ema.update(self.model)
             for name, value in {"loss": float(loss.detach()), **terms}.items():
                 sums[name] = sums.get(name, 0.0) + value
             steps += 1
@@ -280,6 +291,18 @@ class Trainer:
             result[f"val_{name}_balanced_accuracy"] = counts.summary()["balanced_accuracy"]
         return result
 
+    def _validate_shipped(self, pool: Pool) -> dict:
+        """Validation of the weights the checkpoints hold: the average where there is one, and then
+        the raw weights too, as `val_raw_*`, so the log measures what the average adds."""
+        if not self.ema:
+            return self.validate(pool)
+        raw = {k.replace("val_", "val_raw_", 1): v for k, v in self.validate(pool).items()}
+        with self.ema.applied(self.model):
+            return self.validate(pool) | raw
+
+    def _shipped(self):
+        return self.ema.applied(self.model) if self.ema else contextlib.nullcontext(self.model)
+
     @staticmethod
     def score(stage: int, metrics: dict) -> float:
         """What "best" means: hair IoU in stage 1, the attribute figures after it."""
@@ -294,6 +317,7 @@ class Trainer:
             "config": asdict(self.config),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict() if self.optimizer else None,
+            "ema": self.ema.state_dict() if self.ema else None,
             "stage_index": self.stage_index,
             "epoch": self.epoch,
             "best": self.best,
@@ -307,11 +331,12 @@ class Trainer:
         if self.rank != 0:
             return
         training = {"history": self.history, "config": asdict(self.config)}
-        save_checkpoint(self.run_dir / "last.pt", self.model, self.crop, training=training)
-        if improved:
-            save_checkpoint(self.run_dir / "best.pt", self.model, self.crop, training=training)
-        if finished_stage is not None:
-            save_checkpoint(self.run_dir / f"stage{finished_stage}.pt", self.model, self.crop, training=training)
+        with self._shipped() as model:
+            save_checkpoint(self.run_dir / "last.pt", model, self.crop, training=training)
+            if improved:
+                save_checkpoint(self.run_dir / "best.pt", model, self.crop, training=training)
+            if finished_stage is not None:
+                save_checkpoint(self.run_dir / f"stage{finished_stage}.pt", model, self.crop, training=training)
         atomic_save(self._state(), self.run_dir / "state.pt")
         write_logs(self.run_dir, self.history)
 
@@ -333,6 +358,9 @@ class Trainer:
                 self._configure_stage(self.config.stages[self.stage_index])
                 if state["optimizer"] is not None and self.epoch > 0:
                     self.optimizer.load_state_dict(state["optimizer"])
+                # A state saved without an average (EMA switched on for the rest of a run) starts one here.
+                if self.ema and state.get("ema") is not None and self.epoch > 0:
+                    self.ema.load_state_dict(state["ema"])
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             # Another run's state (other width, stages) or a file that is not a state at all.
             raise HairNetError(f"{path}: does not continue this run's configuration "
@@ -377,7 +405,7 @@ class Trainer:
                     train_module = nn.parallel.DistributedDataParallel(train_module, find_unused_parameters=True)
                 while self.epoch < self.config.stage_epochs(stage):
                     metrics = self._train_epoch(stage, train_pool, train_module)
-                    metrics |= self.validate(val_pool) if self.rank == 0 else {}
+                    metrics |= self._validate_shipped(val_pool) if self.rank == 0 else {}
                     self.epoch += 1
                     entry = {"stage": stage, "epoch": self.epoch, **metrics}
                     score = self.score(stage, metrics) if self.rank == 0 else 0.0
@@ -388,6 +416,8 @@ class Trainer:
                     self.save(improved)
                     if self.rank == 0:
                         tqdm.write(format_entry(entry))
+                if self.ema:
+                    self.ema.copy_to(self.model)  # the next stage starts from the weights this one ships
                 self.stage_index, self.epoch, self.optimizer = self.stage_index + 1, 0, None
                 self.save(False, finished_stage=stage)
         except KeyboardInterrupt:
