@@ -23,9 +23,9 @@ from hairnet.checkpoint import load_checkpoint
 from hairnet.contract import ATTRIBUTES, DEFAULT_CROP
 from hairnet.files import write_file
 
-FIGURES = [("val_hair_iou", "hair IoU"), ("val_skin_iou", "skin IoU"), ("val_color_accuracy", "colour acc.")] + [
+FIGURES = [("val_hair_iou", "hair IoU"), ("val_raw_hair_iou", "hair IoU, raw weights"), ("val_skin_iou", "skin IoU"), ("val_color_accuracy", "colour acc.")] + [
     (f"val_{name}_balanced_accuracy", f"{name} bal.") for name in ATTRIBUTES]
-DEFAULTS = {"soft_iou": 0.0, "balance_classes": False, "masking": True, "augment": True}
+DEFAULTS = {"soft_iou": 0.0, "balance_classes": False, "masking": True, "augment": True, "ema_decay": 0.0}
 
 
 def describe(config: dict) -> str:
@@ -65,7 +65,8 @@ def main() -> None:
     lines = ["# Training runs (written by `benchmarks/runs.py` from the run folders' logs)", "",
              "One row per stage; validation figures after the stage's last epoch, crop-level on the run's own crop "
              "caches (see the script's docstring). Hair IoU after stage 2 is over the attribute sets' validation pool, "
-             "where only CelebAMask-HQ has masks; after stages 1 and 3 over every mask set's. 2 CPU cores, no GPU; "
+             "where only CelebAMask-HQ has masks; after stages 1 and 3 over every mask set's. Runs with `ema_decay` are "
+             "validated on the weight average; 'raw weights' is the same epoch without it. 2 CPU cores, no GPU; "
              "minutes are training time without validation.", "",
              "| run | what changed | stage | epochs | images | minutes | images/s | " + " | ".join(n for _, n in FIGURES) + " |",
              "|---|---|---|---|---|---|---|" + "---|" * len(FIGURES)]
