@@ -25,7 +25,8 @@ from hairnet.files import write_file
 
 FIGURES = [("val_hair_iou", "hair IoU"), ("val_raw_hair_iou", "hair IoU, raw weights"), ("val_skin_iou", "skin IoU"), ("val_color_accuracy", "colour acc.")] + [
     (f"val_{name}_balanced_accuracy", f"{name} bal.") for name in ATTRIBUTES]
-DEFAULTS = {"soft_iou": 0.0, "balance_classes": False, "masking": True, "augment": True, "ema_decay": 0.0}
+DEFAULTS = {"soft_iou": 0.0, "balance_classes": False, "masking": True, "augment": True, "ema_decay": 0.0,
+            "pseudo_label_sets": []}
 
 
 def describe(config: dict) -> str:
@@ -36,7 +37,8 @@ def describe(config: dict) -> str:
     if config.get("init_checkpoint"):
         parts.append(f"init {Path(config['init_checkpoint']).parent.name}/{Path(config['init_checkpoint']).name}")
     for key, default in DEFAULTS.items():
-        if config.get(key, default) != default:
+        value = config.get(key, default)
+        if (list(value) if isinstance(value, tuple) else value) != default:
             parts.append(f"{key} {config[key]}")
     return "; ".join(parts)
 

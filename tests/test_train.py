@@ -41,7 +41,9 @@ def _write_cache(folder: Path, n: int, seed: int, masks: bool, crop=DEFAULT_CROP
         np.save(folder / f"{name}.npy", array)
     (folder / "stems.json").write_text(json.dumps([f"s{i}" for i in range(n)]))
     rule = {"k": crop.k, "dx": crop.dx, "dy": crop.dy}
-    (folder / "meta.json").write_text(json.dumps({"version": CACHE_VERSION, "crop_rule": rule}))
+    dataset, split = folder.name.rsplit("-", 1)
+    (folder / "meta.json").write_text(json.dumps({"version": CACHE_VERSION, "dataset": dataset, "split": split,
+                                                  "crop_rule": rule}))
 
 
 @pytest.fixture()

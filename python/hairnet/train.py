@@ -64,6 +64,9 @@ class TrainConfig:
     samples_per_epoch: dict = field(default_factory=dict)  # stage → cap on images per epoch
     segmentation_sets: tuple[str, ...] = SEGMENTATION_SETS
     attribute_sets: tuple[str, ...] = ATTRIBUTE_SETS
+    # Folders under cache_dir written by `python -m hairnet.data.pseudo` (self-training): added to the
+    # training pools of the stages that learn segmentation, never to validation.
+    pseudo_label_sets: tuple[str, ...] = ()
     loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())
     soft_iou: float = 0.0  # weight of the soft-Jaccard term added to the segmentation BCE
     balance_classes: bool = False  # weight rare attribute values and colours by inverse frequency
@@ -192,7 +195,20 @@ class Trainer:
         names = {1: self.config.segmentation_sets, 2: self.config.attribute_sets}.get(
             stage, tuple(dict.fromkeys(self.config.segmentation_sets + self.config.attribute_sets))
         )
-        return self._pool(names, split)
+        pool = self._pool(names, split)
+        if split == "train" and stage != 2:
+            pool = Pool(pool.caches + [self._pseudo_cache(name) for name in self.config.pseudo_label_sets])
+        return pool
+
+    def _pseudo_cache(self, name: str):
+        path = Path(self.config.cache_dir) / name
+        if not (path / "meta.json").exists():
+            raise HairNetError(f"{path}: pseudo-label set {name!r} not found; write it with "
+                               f"python -m hairnet.data.pseudo CHECKPOINT --source {Path(self.config.cache_dir)}/<set>-train")
+        cache = load_cache(path, self.crop)
+        if "pseudo_labels" not in cache.meta:
+            raise HairNetError(f"{path}: {name!r} is not a pseudo-label cache (its meta.json has no pseudo_labels)")
+        return cache
 
     # ---- optimisation ---------------------------------------------------------------------
     def _configure_stage(self, stage: int) -> None:

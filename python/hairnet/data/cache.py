@@ -30,6 +30,7 @@ import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,16 +96,39 @@ def _write(folder: Path, arrays: dict[str, np.ndarray]) -> None:
         np.save(folder / f"{name}.npy", array)
 
 
+@contextmanager
+def staged_folder(final: Path):
+    """A temporary sibling folder to fill; renamed to `final` (replacing an older one) when the
+    block ends without error, removed otherwise, so `final` exists complete or not at all."""
+    make_folder(final.parent)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        yield tmp
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(error, OSError):  # a full disk or an unwritable folder: say where
+            raise OutputError(f"{final}: cannot write the crop cache ({error})") from None
+        raise
+
+
+def write_meta(folder: Path, meta: dict) -> None:
+    (folder / "meta.json").write_text(json.dumps({"version": CACHE_VERSION, **meta}, indent=1) + "\n")
+
+
 def build_cache(dataset: str, root: Path, split: str, rule: CropRule = DEFAULT_CROP,
                 cache_dir: Path = Path("cache"), workers: int = MAX_WORKERS) -> Path:
     """Build `<cache_dir>/<dataset>-<split>/` (replacing an older one) and return its path."""
     started = time.time()
     reader = open_dataset(dataset, root, split)
-    final = make_folder(cache_dir) / f"{dataset}-{split}"
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
+    final = Path(cache_dir) / f"{dataset}-{split}"
+    with staged_folder(final) as tmp:
         n = len(reader)
         images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (n, INPUT_SIZE, INPUT_SIZE, 3))
         # Rows of images whose masks are unknown are never written: they stay zero (sparse on disk).
@@ -149,8 +173,8 @@ def build_cache(dataset: str, root: Path, split: str, rule: CropRule = DEFAULT_C
         stems = [reader.items[i].stem for i in keep]
         (tmp / "stems.json").write_text(json.dumps(stems) + "\n")
         report = reader.report()
-        meta = {
-            "version": CACHE_VERSION, "dataset": dataset, "split": split, "root": str(Path(root).resolve()),
+        write_meta(tmp, {
+            "dataset": dataset, "split": split, "root": str(Path(root).resolve()),
             "split_source": report["split_source"], "crop_rule": {"k": rule.k, "dx": rule.dx, "dy": rule.dy},
             "input_size": INPUT_SIZE, "images": len(keep), "listed": n + len(report["skipped"]),
             "face_found": int(small["face_found"].sum()),
@@ -158,18 +182,7 @@ def build_cache(dataset: str, root: Path, split: str, rule: CropRule = DEFAULT_C
             "skipped": report["skipped"] + failed, "notes": report["notes"],
             "build_seconds": round(time.time() - started, 1),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        if final.exists():
-            os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException as error:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(error, OSError):  # a full disk or an unwritable folder: say where
-            raise OutputError(f"{final}: cannot write the crop cache ({error})") from None
-        raise
+        })
     return final
 
 

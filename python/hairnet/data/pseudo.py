@@ -1,0 +1,127 @@
+"""Self-training: hair/skin masks for unlabelled training crops from a model's own confident predictions.
+
+    python -m hairnet.data.pseudo runs/hairnet-v4/last.pt --source cache/k2.0/celeba-attrs-train
+
+reads a crop cache whose images have no masks (the attribute sets), runs the checkpoint on every
+crop (flip-averaged), and keeps the images where nearly every pixel is confidently hair or not
+hair and skin or not skin: at least `--keep` of the pixels of both channels must have a
+probability within `1 − --confidence` of 0 or 1. Their thresholded masks become a cache
+`<source's folder>/pseudo-<source name>/` in the crop-cache format (masks known for both channels,
+no colour or attribute labels, so the attribute sets are not counted twice), which a training
+config adds to its segmentation pools with `pseudo_label_sets`. Only training splits should be
+labelled this way (others are refused): the model must never see validation or test photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..checkpoint import load_checkpoint
+from ..contract import ATTRIBUTES, INPUT_SIZE
+from ..errors import DataError, HairNetError
+from ..inference import run_crops
+from .cache import load_cache, staged_folder, write_meta
+from .samples import known_counts
+
+BATCH = 32
+
+
+def confident_fraction(probs: np.ndarray, confidence: float) -> np.ndarray:
+    """N×2×H×W probabilities → for each image, the fraction of its pixels (both channels) that are
+    within 1 − confidence of 0 or 1."""
+    sure = (probs >= confidence) | (probs <= 1.0 - confidence)
+    return sure.reshape(len(probs), -1).mean(axis=1)
+
+
+def pseudo_label(checkpoint: Path, source: Path, out: Path | None = None, confidence: float = 0.9,
+                 keep: float = 0.95, flip: bool = True) -> Path:
+    """Write the pseudo-labelled cache of `source` and return its folder."""
+    if not 0.5 < confidence < 1.0:
+        raise DataError(f"--confidence must lie in (0.5, 1), got {confidence}")
+    if not 0.0 < keep <= 1.0:
+        raise DataError(f"--keep must lie in (0, 1], got {keep}")
+    started = time.time()
+    model, payload = load_checkpoint(checkpoint)
+    model.eval()
+    cache = load_cache(source, payload["crop_rule"])  # a cache framed otherwise is refused by name
+    if cache.meta.get("split") != "train":
+        raise DataError(f"{source}: split {cache.meta.get('split')!r}; only training splits may be pseudo-labelled "
+                        f"(a model trained on its own predictions for validation photos would be scored on them)")
+    unlabelled = np.flatnonzero(~np.asarray(cache.seg_known).any(axis=1))
+    if not unlabelled.size:
+        raise DataError(f"{source}: every image already has a mask; nothing to pseudo-label")
+    out = Path(out) if out else Path(source).parent / f"pseudo-{Path(source).name}"
+    kept_rows, masks, fractions = [], [], []
+    for start in range(0, unlabelled.size, BATCH):
+        rows = unlabelled[start : start + BATCH]
+        seg, _, _ = run_crops(model, np.asarray(cache.images[rows]), flip, source=f"{source} rows {rows[0]}–{rows[-1]}")
+        fraction = confident_fraction(seg, confidence)
+        fractions.append(fraction)
+        chosen = fraction >= keep
+        kept_rows.append(rows[chosen])
+        masks.append((seg[chosen] > 0.5).astype(np.uint8))
+        print(f"pseudo-label {Path(source).name}: {start + len(rows)}/{unlabelled.size}, "
+              f"kept {sum(len(r) for r in kept_rows)}", file=sys.stderr)
+    kept = np.concatenate(kept_rows)
+    if not kept.size:
+        raise DataError(f"{source}: no image reached {keep:.0%} confident pixels at confidence {confidence}; "
+                        f"lower --keep or --confidence")
+    n = len(kept)
+    arrays = {
+        "images": np.asarray(cache.images[kept]), "seg": np.concatenate(masks),
+        "seg_known": np.ones((n, 2), bool), "color": np.full(n, -1, np.int8),
+        "attrs": np.full((n, len(ATTRIBUTES)), -1, np.int8),
+        "face_found": np.asarray(cache.face_found[kept]), "boxes": np.asarray(cache.boxes[kept]),
+        "image_sizes": np.asarray(cache.image_sizes[kept]),
+    }
+    fractions = np.concatenate(fractions)
+    with staged_folder(out) as tmp:
+        for name, array in arrays.items():
+            np.save(tmp / f"{name}.npy", array)
+        (tmp / "stems.json").write_text(json.dumps([cache.stems[i] for i in kept]) + "\n")
+        write_meta(tmp, {
+            "dataset": f"pseudo-{cache.meta.get('dataset', Path(source).name)}", "split": cache.meta.get("split"),
+            "source_cache": str(Path(source).resolve()), "crop_rule": cache.meta["crop_rule"],
+            "input_size": INPUT_SIZE, "images": n, "listed": int(unlabelled.size),
+            "face_found": int(arrays["face_found"].sum()),
+            "known": known_counts(arrays["seg_known"][:, 1], arrays["seg_known"][:, 0], arrays["color"], arrays["attrs"]),
+            "pseudo_labels": {"checkpoint": str(Path(checkpoint).resolve()), "confidence": confidence, "keep": keep,
+                              "flip_tta": flip, "confident_fraction_median": float(np.median(fractions))},
+            "build_seconds": round(time.time() - started, 1),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        })
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--source", required=True, type=Path, nargs="+", help="crop cache folder(s) without masks")
+    parser.add_argument("--out", type=Path, help="output folder (one source only; default pseudo-<source> beside it)")
+    parser.add_argument("--confidence", type=float, default=0.9, help="a pixel is confident at p ≥ this or ≤ 1 − this")
+    parser.add_argument("--keep", type=float, default=0.95, help="fraction of confident pixels an image needs")
+    parser.add_argument("--no-flip", action="store_true", help="predict without flip averaging")
+    args = parser.parse_args(argv)
+    if args.out and len(args.source) > 1:
+        parser.error("--out names one folder: give one --source with it")
+    try:
+        for source in args.source:
+            folder = pseudo_label(args.checkpoint, source, args.out, args.confidence, args.keep, not args.no_flip)
+            meta = json.loads((folder / "meta.json").read_text())
+            print(json.dumps({"cache": str(folder), "images": meta["images"], "of": meta["listed"],
+                              "confident_fraction_median": round(meta["pseudo_labels"]["confident_fraction_median"], 4),
+                              "build_seconds": meta["build_seconds"]}))
+    except HairNetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
