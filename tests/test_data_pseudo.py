@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import torch
 from hairnet.checkpoint import save_checkpoint
 from hairnet.contract import CropRule
 from hairnet.data.cache import load_cache
-from hairnet.data.pseudo import confident_fraction, main, pseudo_label
+from hairnet.cli import main
+from hairnet.data.pseudo import confident_fraction, pseudo_label
 from hairnet.errors import DataError
 from hairnet.model import HairNet, HairNetConfig
 from hairnet.train import Trainer
@@ -53,7 +55,7 @@ def test_confident_images_become_a_mask_cache_without_attribute_labels(config, t
     assert len(load_cache(out)) == len(original)
 
 
-def test_only_unlabelled_training_crops_of_the_models_framing_are_pseudo_labelled(config, tmp_path):  # noqa: F811
+def test_only_unlabelled_training_crops_of_the_models_framing_are_pseudo_labelled(config, tmp_path, capsys):  # noqa: F811
     checkpoint = _constant_model(tmp_path / "sure.pt", -8.0, 8.0)
     masks = Path(config.cache_dir) / "figaro1k-train"  # every image has a mask already
     with pytest.raises(DataError, match="already has a mask"):
@@ -62,7 +64,11 @@ def test_only_unlabelled_training_crops_of_the_models_framing_are_pseudo_labelle
     with pytest.raises(DataError, match="only training splits"):
         pseudo_label(checkpoint, validation)
     wide = _constant_model(tmp_path / "wide.pt", -8.0, 8.0, crop=CropRule(k=2.0, dx=0.0, dy=-0.08))
-    assert main([str(wide), "--source", str(Path(config.cache_dir) / "celeba-attrs-train")]) == 1  # crop rule refused
+    source = str(Path(config.cache_dir) / "celeba-attrs-train")
+    assert main(["pseudo-label", str(wide), "--source", source]) == 2  # the crop rule is refused by name
+    assert "crop rule" in capsys.readouterr().err
+    assert main(["pseudo-label", str(checkpoint), "--source", source]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 8
     with pytest.raises(DataError, match="--keep"):
         pseudo_label(checkpoint, masks, keep=0.0)
 

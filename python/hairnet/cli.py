@@ -132,6 +132,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pseudo_label(args: argparse.Namespace) -> int:
+    from .data.pseudo import pseudo_label
+
+    if args.out and len(args.source) > 1:
+        raise HairNetError("--out names one folder: give one --source with it")
+    for source in args.source:
+        folder = pseudo_label(args.checkpoint, source, args.out, args.confidence, args.keep, not args.no_flip)
+        meta = json.loads((folder / "meta.json").read_text())
+        print(json.dumps({"cache": str(folder), "images": meta["images"], "of": meta["listed"],
+                          "confident_fraction_median": round(meta["pseudo_labels"]["confident_fraction_median"], 4),
+                          "build_seconds": meta["build_seconds"]}))
+    return 0
+
+
 def cmd_calibrate_crop(args: argparse.Namespace) -> int:
     from .data.calibrate import main as calibrate
 
@@ -207,6 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--evaluation", type=Path, help="accuracy.json of benchmarks/accuracy.py, carried as metadata")
     export.add_argument("--fp32", action="store_true", help="keep fp32 weights")
     export.set_defaults(func=cmd_export)
+
+    pseudo = sub.add_parser("pseudo-label", help="self-training: mask caches from a model's confident predictions "
+                                                 "on unlabelled training crops")
+    pseudo.add_argument("checkpoint", type=Path)
+    pseudo.add_argument("--source", required=True, type=Path, nargs="+", help="crop cache folder(s) without masks")
+    pseudo.add_argument("--out", type=Path, help="output folder (one source only; default pseudo-<source> beside it)")
+    pseudo.add_argument("--confidence", type=float, default=0.9, help="a pixel is confident at p ≥ this or ≤ 1 − this")
+    pseudo.add_argument("--keep", type=float, default=0.95, help="fraction of confident pixels an image needs")
+    pseudo.add_argument("--no-flip", action="store_true", help="predict without flip averaging")
+    pseudo.set_defaults(func=cmd_pseudo_label)
 
     calibrate = sub.add_parser("calibrate-crop", add_help=False,
                                help="fit the head-crop constants (k, dx, dy) on aligned CelebA-HQ images")

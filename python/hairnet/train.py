@@ -64,7 +64,7 @@ class TrainConfig:
     samples_per_epoch: dict = field(default_factory=dict)  # stage → cap on images per epoch
     segmentation_sets: tuple[str, ...] = SEGMENTATION_SETS
     attribute_sets: tuple[str, ...] = ATTRIBUTE_SETS
-    # Folders under cache_dir written by `python -m hairnet.data.pseudo` (self-training): added to the
+    # Folders under cache_dir written by `hairnet pseudo-label` (self-training): added to the
     # training pools of the stages that learn segmentation, never to validation.
     pseudo_label_sets: tuple[str, ...] = ()
     loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())
@@ -204,7 +204,7 @@ class Trainer:
         path = Path(self.config.cache_dir) / name
         if not (path / "meta.json").exists():
             raise HairNetError(f"{path}: pseudo-label set {name!r} not found; write it with "
-                               f"python -m hairnet.data.pseudo CHECKPOINT --source {Path(self.config.cache_dir)}/<set>-train")
+                               f"hairnet pseudo-label CHECKPOINT --source {Path(self.config.cache_dir)}/<set>-train")
         cache = load_cache(path, self.crop)
         if "pseudo_labels" not in cache.meta:
             raise HairNetError(f"{path}: {name!r} is not a pseudo-label cache (its meta.json has no pseudo_labels)")

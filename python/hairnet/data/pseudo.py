@@ -1,6 +1,6 @@
 """Self-training: hair/skin masks for unlabelled training crops from a model's own confident predictions.
 
-    python -m hairnet.data.pseudo runs/hairnet-v4/last.pt --source cache/k2.0/celeba-attrs-train
+    hairnet pseudo-label runs/hairnet-v4/last.pt --source cache/k2.0/celeba-attrs-train
 
 reads a crop cache whose images have no masks (the attribute sets), runs the checkpoint on every
 crop (flip-averaged), and keeps the images where nearly every pixel is confidently hair or not
@@ -14,7 +14,6 @@ labelled this way (others are refused): the model must never see validation or t
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -97,31 +96,3 @@ def pseudo_label(checkpoint: Path, source: Path, out: Path | None = None, confid
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         })
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--source", required=True, type=Path, nargs="+", help="crop cache folder(s) without masks")
-    parser.add_argument("--out", type=Path, help="output folder (one source only; default pseudo-<source> beside it)")
-    parser.add_argument("--confidence", type=float, default=0.9, help="a pixel is confident at p ≥ this or ≤ 1 − this")
-    parser.add_argument("--keep", type=float, default=0.95, help="fraction of confident pixels an image needs")
-    parser.add_argument("--no-flip", action="store_true", help="predict without flip averaging")
-    args = parser.parse_args(argv)
-    if args.out and len(args.source) > 1:
-        parser.error("--out names one folder: give one --source with it")
-    try:
-        for source in args.source:
-            folder = pseudo_label(args.checkpoint, source, args.out, args.confidence, args.keep, not args.no_flip)
-            meta = json.loads((folder / "meta.json").read_text())
-            print(json.dumps({"cache": str(folder), "images": meta["images"], "of": meta["listed"],
-                              "confident_fraction_median": round(meta["pseudo_labels"]["confident_fraction_median"], 4),
-                              "build_seconds": meta["build_seconds"]}))
-    except HairNetError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
