@@ -18,7 +18,7 @@ from hairnet.data.pseudo import confident_fraction, pseudo_label
 from hairnet.errors import DataError
 from hairnet.model import HairNet, HairNetConfig
 from hairnet.train import Trainer
-from test_train import _write_cache, config  # noqa: F401  (the tiny synthetic caches and run config)
+from test_train import config  # noqa: F401  (the tiny synthetic caches and run config)
 
 
 def _constant_model(path: Path, skin_logit: float, hair_logit: float, crop=None) -> Path:

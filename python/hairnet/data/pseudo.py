@@ -23,7 +23,7 @@ import numpy as np
 
 from ..checkpoint import load_checkpoint
 from ..contract import ATTRIBUTES, INPUT_SIZE
-from ..errors import DataError, HairNetError
+from ..errors import DataError
 from ..inference import run_crops
 from .cache import load_cache, staged_folder, write_meta
 from .samples import known_counts
