@@ -9,9 +9,9 @@ BUNDLED := ios/HairNetKit/Sources/HairNetKit/Resources/HairNet.mlpackage
 # fp16 without palettization: 8-bit palettes flipped attribute decisions in verify.py (MODEL_CARD.md).
 BUNDLE_FLAGS ?=
 
-RUN ?= runs/hairnet-v5
+RUN ?= runs/hairnet-v6
 # The paper's ablation beside it in accuracy.md: the same run's stages 2-3 with heads trained without masking.
-ABLATION ?= runs/hairnet-v5-no-masking/last.pt
+ABLATION ?= runs/hairnet-v6-no-masking/last.pt
 
 .PHONY: test pytest swift-test convert bundle-model ship-model predict-example bench clean
 
