@@ -15,6 +15,7 @@ from hairnet.checkpoint import load_checkpoint
 from hairnet.contract import DEFAULT_CROP, CropRule
 from hairnet.data.cache import CACHE_VERSION
 from hairnet.ema import WeightAverage
+from hairnet.errors import HairNetError
 from hairnet.train import Trainer, TrainConfig
 
 SIZE = 224
@@ -207,3 +208,32 @@ def test_with_ema_the_checkpoints_hold_the_average_and_the_log_measures_both(con
         assert torch.equal(value, average[name].to(value.dtype)), name
     with pytest.raises(Exception, match="ema_decay"):
         Trainer(replace(config, ema_decay=1.5))
+
+
+def test_set_repeats_draw_a_set_that_many_times_per_epoch_on_train_only(config):
+    trainer = Trainer(replace(config, set_repeats={"figaro1k": 3}))
+    train, val = trainer._stage_pool(3, "train"), trainer._stage_pool(3, "val")
+    counts = np.bincount(train.population(), minlength=len(train))
+    # stage 3 pools figaro1k (8 images, first) and celeba-attrs (8): figaro's drawn 3×, the rest once
+    assert counts.tolist() == [3] * 8 + [1] * 8
+    assert np.bincount(val.population()).tolist() == [1] * len(val)
+    indices = trainer._epoch_indices(train.population(), cap=None)
+    assert len(indices) == 32 and np.bincount(indices, minlength=16).tolist() == counts.tolist()
+    batch = train.batch(np.array([0, 0, 9]))  # a repeated image comes back as often as it is asked for
+    assert batch["images"].shape[0] == 3 and torch.equal(batch["images"][0], batch["images"][1])
+
+
+def test_without_set_repeats_an_epoch_draws_as_before(config):
+    trainer = Trainer(config)
+    pool = trainer._stage_pool(1, "train")
+    generator_state = trainer.generator.get_state()
+    drawn = trainer._epoch_indices(pool.population(), cap=None)
+    trainer.generator.set_state(generator_state)
+    assert drawn.tolist() == torch.randperm(len(pool), generator=trainer.generator).numpy().tolist()
+
+
+@pytest.mark.parametrize("repeats, named", [({"lfw-parts": 2}, "'lfw-parts'"), ({"figaro1k": 0}, "figaro1k"),
+                                            ({"figaro1k": 1.5}, "1.5")])
+def test_set_repeats_that_name_no_training_set_or_no_whole_count_are_refused(config, repeats, named):
+    with pytest.raises(HairNetError, match=named):
+        Trainer(replace(config, set_repeats=repeats))

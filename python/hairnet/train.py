@@ -67,6 +67,10 @@ class TrainConfig:
     # Folders under cache_dir written by `hairnet pseudo-label` (self-training): added to the
     # training pools of the stages that learn segmentation, never to validation.
     pseudo_label_sets: tuple[str, ...] = ()
+    # Set (dataset name or pseudo-label folder) → how many times each of its training images is drawn
+    # per pass over the pool, so that a large set does not crowd out a small one (e.g. Figaro-1k's
+    # whole-photo framings beside thousands of pseudo-labelled face crops). Validation is never repeated.
+    set_repeats: dict = field(default_factory=dict)
     loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())
     soft_iou: float = 0.0  # weight of the soft-Jaccard term added to the segmentation BCE
     balance_classes: bool = False  # weight rare attribute values and colours by inverse frequency
@@ -96,11 +100,19 @@ class TrainConfig:
 
 
 class Pool:
-    """The cached crops of several datasets, concatenated, indexed without copying."""
+    """The cached crops of several datasets, concatenated, indexed without copying.
 
-    def __init__(self, caches: list) -> None:
+    `repeats[i]` is how many times cache i's images appear in `population()`, what an epoch draws from.
+    """
+
+    def __init__(self, caches: list, repeats: list[int] | None = None) -> None:
         self.caches = caches
+        self.repeats = repeats or [1] * len(caches)
         self.offsets = np.cumsum([0] + [len(c.stems) for c in caches])
+
+    def population(self) -> np.ndarray:
+        return np.concatenate([np.tile(np.arange(lo, hi), r) for lo, hi, r in
+                               zip(self.offsets[:-1], self.offsets[1:], self.repeats)] or [np.arange(0)])
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -158,6 +170,12 @@ class Trainer:
         unknown = set(config.segmentation_sets + config.attribute_sets) - set(DATASET_FOLDERS)
         if unknown:
             raise HairNetError(f"unknown dataset(s) {sorted(unknown)}; known: {', '.join(DATASET_FOLDERS)}")
+        sets = {*config.segmentation_sets, *config.attribute_sets, *config.pseudo_label_sets}
+        for name, times in config.set_repeats.items():
+            if name not in sets:
+                raise HairNetError(f"set_repeats: {name!r} is not one of this run's training sets {sorted(sets)}")
+            if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+                raise HairNetError(f"set_repeats[{name!r}] must be a whole number ≥ 1, got {times!r}")
         if config.threads:
             torch.set_num_threads(config.threads)
         try:
@@ -187,18 +205,16 @@ class Trainer:
             dist.barrier()
         return load_cache(path, self.crop)
 
-    def _pool(self, names, split: str) -> Pool:
-        caches = [self._cache(name, split) for name in names]
-        return Pool([c for c in caches if len(c)])
-
     def _stage_pool(self, stage: int, split: str) -> Pool:
         names = {1: self.config.segmentation_sets, 2: self.config.attribute_sets}.get(
             stage, tuple(dict.fromkeys(self.config.segmentation_sets + self.config.attribute_sets))
         )
-        pool = self._pool(names, split)
+        named = [(name, self._cache(name, split)) for name in names]
         if split == "train" and stage != 2:
-            pool = Pool(pool.caches + [self._pseudo_cache(name) for name in self.config.pseudo_label_sets])
-        return pool
+            named += [(name, self._pseudo_cache(name)) for name in self.config.pseudo_label_sets]
+        named = [(name, cache) for name, cache in named if len(cache)]
+        repeats = [int(self.config.set_repeats.get(name, 1)) if split == "train" else 1 for name, _ in named]
+        return Pool([cache for _, cache in named], repeats)
 
     def _pseudo_cache(self, name: str):
         path = Path(self.config.cache_dir) / name
@@ -236,8 +252,8 @@ class Trainer:
         for module in self.frozen:  # frozen BatchNorm keeps its statistics
             module.eval()
 
-    def _epoch_indices(self, size: int, cap: int | None) -> np.ndarray:
-        order = torch.randperm(size, generator=self.generator).numpy()
+    def _epoch_indices(self, population: np.ndarray, cap: int | None) -> np.ndarray:
+        order = population[torch.randperm(len(population), generator=self.generator).numpy()]
         if cap:
             order = order[:cap]
         usable = len(order) - len(order) % (self.world * self.config.batch_size) or len(order)
@@ -245,7 +261,7 @@ class Trainer:
 
     def _train_epoch(self, stage: int, pool: Pool, train_module: nn.Module) -> dict:
         cap = self.config.samples_per_epoch.get(str(stage))
-        indices = self._epoch_indices(len(pool), int(cap) if cap else None)
+        indices = self._epoch_indices(pool.population(), int(cap) if cap else None)
         self._set_train_mode()
         sums: dict[str, float] = {}
         steps, seen, start = 0, 0, time.time()
