@@ -213,7 +213,7 @@ class Trainer:
         if split == "train" and stage != 2:
             named += [(name, self._pseudo_cache(name)) for name in self.config.pseudo_label_sets]
         named = [(name, cache) for name, cache in named if len(cache)]
-        repeats = [int(self.config.set_repeats.get(name, 1)) if split == "train" else 1 for name, _ in named]
+        repeats = [self.config.set_repeats.get(name, 1) if split == "train" else 1 for name, _ in named]
         return Pool([cache for _, cache in named], repeats)
 
     def _pseudo_cache(self, name: str):
