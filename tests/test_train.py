@@ -223,6 +223,18 @@ def test_set_repeats_draw_a_set_that_many_times_per_epoch_on_train_only(config):
     assert batch["images"].shape[0] == 3 and torch.equal(batch["images"][0], batch["images"][1])
 
 
+def test_class_balancing_counts_a_repeated_set_as_often_as_it_is_drawn(config):
+    # celeba-attrs is the set with labels here: drawn twice, each of its labels must count twice
+    plain = Trainer(config)._stage_pool(3, "train")
+    repeated = Trainer(replace(config, set_repeats={"celeba-attrs": 2}))._stage_pool(3, "train")
+    (color, attrs), (color2, attrs2) = plain.labels(), repeated.labels()
+    assert len(color2) == len(repeated.population()) == len(color) + 8
+    for value in range(-1, 4):
+        figaro = int((color[:8] == value).sum())  # stage 3's pool starts with figaro1k's 8 images
+        assert (color2 == value).sum() == figaro + 2 * ((color == value).sum() - figaro), value
+    assert (attrs2 == 1).sum() == (attrs[:8] == 1).sum() + 2 * (attrs[8:] == 1).sum()
+
+
 def test_without_set_repeats_an_epoch_draws_as_before(config):
     trainer = Trainer(config)
     pool = trainer._stage_pool(1, "train")

@@ -132,9 +132,13 @@ class Pool:
         return {k: torch.cat(v) for k, v in parts.items()}
 
     def labels(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every colour (N) and attribute (N×4) label of the pool, −1 where unknown."""
-        return (np.concatenate([np.asarray(c.color, dtype=np.int64) for c in self.caches]),
-                np.concatenate([np.asarray(c.attrs, dtype=np.int64) for c in self.caches]))
+        """The colour (N) and attribute (N×4) labels of `population()`, −1 where unknown.
+
+        Repeated sets count as often as an epoch draws them, so class weights match what training sees.
+        """
+        population = self.population()
+        return (np.concatenate([np.asarray(c.color, dtype=np.int64) for c in self.caches])[population],
+                np.concatenate([np.asarray(c.attrs, dtype=np.int64) for c in self.caches])[population])
 
 
 class _Batches(torch.utils.data.Dataset):
