@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from hairnet.losses import (LossWeights, inverse_frequency_weights, multitask_loss, segmentation_loss,
-                            soft_jaccard_loss)
+from hairnet.losses import (LossWeights, inverse_frequency_weights, lovasz_hinge_loss, multitask_loss,
+                            segmentation_loss, soft_jaccard_loss)
 from hairnet.metrics import BinaryCounts, ColorCounts, ConfusionMatrix
 
 
@@ -86,6 +86,38 @@ def test_soft_jaccard_gradient_pushes_towards_the_target():
     grad = logits.grad[0, 1]
     assert (grad[:, :2] < 0).all() and (grad[:, 2:] > 0).all()  # raise hair logits, lower the rest
     assert not logits.grad[0, 0].any()
+
+
+def test_lovasz_hinge_equals_the_jaccard_loss_of_the_mispredicted_set():
+    # Hinge errors are 1 where the logit is 0 (mispredicted) and 0 where it is ±1 on the right side:
+    # the extension then equals the set function Δ_J(M) = |M| / |positives ∪ M|.
+    target = torch.zeros(2, 2, 4, 4)
+    target[0, 1, :2] = 1  # 8 hair pixels in sample 0
+    target[1, 1, 0, :2] = 1  # 2 in sample 1: 10 pooled
+    logits = 2 * target - 1
+    logits[0, 1, 0, :3] = 0  # 3 hair pixels missed
+    logits[1, 1, 3, :2] = 0  # 2 background pixels called hair
+    known = torch.tensor([[False, True], [False, True]])
+    assert lovasz_hinge_loss(logits, target, known).item() == pytest.approx(5 / 12, abs=1e-6)
+    assert lovasz_hinge_loss(3 * (2 * target - 1), target, known).item() == 0.0  # every margin ≥ 1
+    logits[:, 0] = 5.0  # the skin channel is never labelled here, so it does not count
+    assert lovasz_hinge_loss(logits, target, known).item() == pytest.approx(5 / 12, abs=1e-6)
+    bce = segmentation_loss(logits, target, known).item()
+    assert segmentation_loss(logits, target, known, lovasz=2.0).item() == pytest.approx(bce + 2 * 5 / 12, abs=1e-5)
+
+
+def test_lovasz_hinge_gradient_pushes_towards_the_target():
+    target = torch.zeros(1, 2, 4, 4)
+    target[0, 1, :, :2] = 1
+    known = torch.tensor([[False, True]])
+    logits = (0.1 * torch.randn(1, 2, 4, 4, generator=torch.Generator().manual_seed(0))).requires_grad_()
+    loss = lovasz_hinge_loss(logits, target, known)
+    loss.backward()
+    grad = logits.grad[0, 1]
+    # Each pixel's weight is ≥ 0 (zero once the sorted prefix already costs the whole union).
+    assert (grad[:, :2] <= 0).all() and (grad[:, 2:] >= 0).all() and grad.abs().sum() > 0
+    assert not logits.grad[0, 0].any()
+    assert lovasz_hinge_loss(logits - 0.1 * logits.grad, target, known) < loss
 
 
 def test_inverse_frequency_weights_equalise_the_classes():

@@ -160,7 +160,7 @@ def test_a_run_with_its_own_crop_rule_reads_matching_caches_and_ships_the_rule(c
     for split, n in (("train", 8), ("val", 4)):
         _write_cache(cache / f"figaro1k-{split}", n, seed=len(split), masks=True, crop=wide)
     run = replace(config, cache_dir=str(cache), run_dir=str(tmp_path / "wide"), stages=(1,), epochs={"1": 1},
-                  crop_rule={"k": 2.0, "dx": 0.0, "dy": -0.08}, soft_iou=0.5, balance_classes=True)
+                  crop_rule={"k": 2.0, "dx": 0.0, "dy": -0.08}, soft_iou=0.5, lovasz=0.5, balance_classes=True)
     Trainer(run).run()
     _, payload = load_checkpoint(Path(run.run_dir) / "last.pt")
     assert payload["crop_rule"] == wide

@@ -31,33 +31,59 @@ class LossWeights:
         return asdict(self)
 
 
-def segmentation_loss(logits: Tensor, target: Tensor, known: Tensor, soft_iou: float = 0.0) -> Tensor | None:
+def segmentation_loss(logits: Tensor, target: Tensor, known: Tensor, soft_iou: float = 0.0,
+                      lovasz: float = 0.0) -> Tensor | None:
     """Per-channel BCE over the pixels of the (sample, channel) pairs whose label is known.
 
-    logits, target: N×2×H×W; known: N×2 bool. Pixels are pooled over the known pairs. With
-    `soft_iou` > 0, that multiple of 1 − soft Jaccard is added per channel: IoU is what is scored,
-    and BCE alone lets the many easy background pixels outweigh the thin hair boundary.
+    logits, target: N×2×H×W; known: N×2 bool. Pixels are pooled over the known pairs. IoU is what
+    is scored, and BCE alone lets the many easy background pixels outweigh the thin hair boundary,
+    so an IoU surrogate can be added per channel: `soft_iou` × (1 − soft Jaccard) and/or
+    `lovasz` × the Lovász hinge.
     """
     if not bool(known.any()):
         return None
     loss = F.binary_cross_entropy_with_logits(logits[known], target[known].float())
     if soft_iou:
         loss = loss + soft_iou * soft_jaccard_loss(logits, target, known)
+    if lovasz:
+        loss = loss + lovasz * lovasz_hinge_loss(logits, target, known)
     return loss
 
 
-def soft_jaccard_loss(logits: Tensor, target: Tensor, known: Tensor) -> Tensor:
-    """Mean over channels of 1 − Σp·t / (Σp + Σt − Σp·t), pixels pooled over the batch's known
-    (sample, channel) pairs as the evaluation pools them; channels with no known pair are skipped."""
-    probs, target = torch.sigmoid(logits), target.float()
-    losses = []
-    for channel in range(logits.shape[1]):
-        rows = known[:, channel]
-        if bool(rows.any()):
-            p, t = probs[rows, channel], target[rows, channel]
-            intersection = (p * t).sum()
-            losses.append(1.0 - (intersection + 1.0) / (p.sum() + t.sum() - intersection + 1.0))
+def _mean_over_known_channels(logits: Tensor, target: Tensor, known: Tensor, loss) -> Tensor:
+    """`loss(logits, target)` of each channel, its pixels pooled over the batch's known (sample,
+    channel) pairs as the evaluation pools them, averaged over the channels that have a known pair."""
+    target = target.float()
+    losses = [loss(logits[known[:, c], c], target[known[:, c], c])
+              for c in range(logits.shape[1]) if bool(known[:, c].any())]
     return torch.stack(losses).mean()
+
+
+def soft_jaccard_loss(logits: Tensor, target: Tensor, known: Tensor) -> Tensor:
+    """Mean over channels of 1 − Σp·t / (Σp + Σt − Σp·t), p = sigmoid(logits)."""
+    def loss(logits: Tensor, target: Tensor) -> Tensor:
+        p = torch.sigmoid(logits)
+        intersection = (p * target).sum()
+        return 1.0 - (intersection + 1.0) / (p.sum() + target.sum() - intersection + 1.0)
+    return _mean_over_known_channels(logits, target, known, loss)
+
+
+def lovasz_hinge_loss(logits: Tensor, target: Tensor, known: Tensor) -> Tensor:
+    """Mean over channels of the Lovász hinge (Berman et al., CVPR 2018): the tight convex extension
+    of the Jaccard loss, applied to the hinge errors 1 − logit·(±1). At errors that are 1 on a set M of
+    pixels and 0 elsewhere it equals 1 − IoU of the prediction that gets exactly M wrong."""
+    def loss(logits: Tensor, target: Tensor) -> Tensor:
+        logits, target = logits.reshape(-1), target.reshape(-1)
+        errors = 1.0 - logits * (2.0 * target - 1.0)
+        errors, order = torch.sort(errors, descending=True)
+        ordered = target[order]
+        positives = ordered.sum()
+        # Jaccard loss of predicting the first i pixels (by error) wrong, i = 1..n; its increments
+        # are the extension's weights.
+        jaccard = 1.0 - (positives - ordered.cumsum(0)) / (positives + (1.0 - ordered).cumsum(0))
+        weights = torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])
+        return torch.dot(F.relu(errors), weights)
+    return _mean_over_known_channels(logits, target, known, loss)
 
 
 def inverse_frequency_weights(color: np.ndarray, attrs: np.ndarray, cap: float = 10.0) -> tuple[Tensor, Tensor]:
@@ -103,19 +129,20 @@ def multitask_loss(
     pos_weights: Tensor | None = None,
     color_weights: Tensor | None = None,
     soft_iou: float = 0.0,
+    lovasz: float = 0.0,
 ) -> tuple[Tensor, dict[str, float]]:
     """Σ λ_i·L_i over the tasks that have a known label in the batch (and a non-zero λ_i).
 
     `outputs` are the logits of `HairNet.logits`; `batch` holds `seg` (N×2×H×W), `seg_known`
     (N×2), `color` (N) and `attrs` (N×4). `pos_weights` (4) and `color_weights` (4) weight the
-    rare classes (see `inverse_frequency_weights`); `soft_iou` adds a soft-Jaccard term to the
-    segmentation loss. Returns the total and each term's value for the log.
+    rare classes (see `inverse_frequency_weights`); `soft_iou` and `lovasz` add IoU surrogates to
+    the segmentation loss. Returns the total and each term's value for the log.
     """
     seg_logits, color_logits, attr_logits = outputs
     lam = weights.as_dict()
     terms: dict[str, Tensor | None] = {}
     if lam["segmentation"]:
-        terms["segmentation"] = segmentation_loss(seg_logits, batch["seg"], batch["seg_known"], soft_iou)
+        terms["segmentation"] = segmentation_loss(seg_logits, batch["seg"], batch["seg_known"], soft_iou, lovasz)
     if lam["color"]:
         terms["color"] = color_loss(color_logits, batch["color"], color_weights)
     for index, name in enumerate(ATTRIBUTES):

@@ -73,6 +73,7 @@ class TrainConfig:
     set_repeats: dict = field(default_factory=dict)
     loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())
     soft_iou: float = 0.0  # weight of the soft-Jaccard term added to the segmentation BCE
+    lovasz: float = 0.0  # weight of the Lovász-hinge term added to the segmentation BCE
     balance_classes: bool = False  # weight rare attribute values and colours by inverse frequency
     crop_rule: dict = field(default_factory=lambda: asdict(DEFAULT_CROP))  # framing of the caches, carried by checkpoints
     width_multiplier: float = 0.5
@@ -285,7 +286,7 @@ class Trainer:
             batch = {k: v.to(self.device) for k, v in batch.items()}
             outputs = train_module(images.to(self.device))
             loss, terms = multitask_loss(outputs, batch, self.stage_weights, soft_iou=self.config.soft_iou,
-                                         **self.class_weights)
+                                         lovasz=self.config.lovasz, **self.class_weights)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
