@@ -213,11 +213,11 @@ def test_with_ema_the_checkpoints_hold_the_average_and_the_log_measures_both(con
 def test_set_repeats_draw_a_set_that_many_times_per_epoch_on_train_only(config):
     trainer = Trainer(replace(config, set_repeats={"figaro1k": 3}))
     train, val = trainer._stage_pool(3, "train"), trainer._stage_pool(3, "val")
-    counts = np.bincount(train.population(), minlength=len(train))
+    counts = np.bincount(train.population, minlength=len(train))
     # stage 3 pools figaro1k (8 images, first) and celeba-attrs (8): figaro's drawn 3×, the rest once
     assert counts.tolist() == [3] * 8 + [1] * 8
-    assert np.bincount(val.population()).tolist() == [1] * len(val)
-    indices = trainer._epoch_indices(train.population(), cap=None)
+    assert np.bincount(val.population).tolist() == [1] * len(val)
+    indices = trainer._epoch_indices(train.population, cap=None)
     assert len(indices) == 32 and np.bincount(indices, minlength=16).tolist() == counts.tolist()
     batch = train.batch(np.array([0, 0, 9]))  # a repeated image comes back as often as it is asked for
     assert batch["images"].shape[0] == 3 and torch.equal(batch["images"][0], batch["images"][1])
@@ -228,7 +228,7 @@ def test_class_balancing_counts_a_repeated_set_as_often_as_it_is_drawn(config):
     plain = Trainer(config)._stage_pool(3, "train")
     repeated = Trainer(replace(config, set_repeats={"celeba-attrs": 2}))._stage_pool(3, "train")
     (color, attrs), (color2, attrs2) = plain.labels(), repeated.labels()
-    assert len(color2) == len(repeated.population()) == len(color) + 8
+    assert len(color2) == len(repeated.population) == len(color) + 8
     for value in range(-1, 4):
         figaro = int((color[:8] == value).sum())  # stage 3's pool starts with figaro1k's 8 images
         assert (color2 == value).sum() == figaro + 2 * ((color == value).sum() - figaro), value
@@ -239,7 +239,7 @@ def test_without_set_repeats_an_epoch_draws_as_before(config):
     trainer = Trainer(config)
     pool = trainer._stage_pool(1, "train")
     generator_state = trainer.generator.get_state()
-    drawn = trainer._epoch_indices(pool.population(), cap=None)
+    drawn = trainer._epoch_indices(pool.population, cap=None)
     trainer.generator.set_state(generator_state)
     assert drawn.tolist() == torch.randperm(len(pool), generator=trainer.generator).numpy().tolist()
 

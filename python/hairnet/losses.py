@@ -81,7 +81,7 @@ def lovasz_hinge_loss(logits: Tensor, target: Tensor, known: Tensor) -> Tensor:
         # Jaccard loss of predicting the first i pixels (by error) wrong, i = 1..n; its increments
         # are the extension's weights.
         jaccard = 1.0 - (positives - ordered.cumsum(0)) / (positives + (1.0 - ordered).cumsum(0))
-        weights = torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])
+        weights = torch.diff(jaccard, prepend=jaccard.new_zeros(1))
         return torch.dot(F.relu(errors), weights)
     return _mean_over_known_channels(logits, target, known, loss)
 

@@ -103,17 +103,15 @@ class TrainConfig:
 class Pool:
     """The cached crops of several datasets, concatenated, indexed without copying.
 
-    `repeats[i]` is how many times cache i's images appear in `population()`, what an epoch draws from.
+    `population` is what an epoch draws from: each index of cache i `repeats[i]` times (default once).
     """
 
     def __init__(self, caches: list, repeats: list[int] | None = None) -> None:
         self.caches = caches
-        self.repeats = repeats or [1] * len(caches)
         self.offsets = np.cumsum([0] + [len(c.stems) for c in caches])
-
-    def population(self) -> np.ndarray:
-        return np.concatenate([np.tile(np.arange(lo, hi), r) for lo, hi, r in
-                               zip(self.offsets[:-1], self.offsets[1:], self.repeats)] or [np.arange(0)])
+        self.population = np.concatenate(
+            [np.tile(np.arange(lo, hi), r) for lo, hi, r in
+             zip(self.offsets[:-1], self.offsets[1:], repeats or [1] * len(caches))] or [np.arange(0)])
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -133,13 +131,12 @@ class Pool:
         return {k: torch.cat(v) for k, v in parts.items()}
 
     def labels(self) -> tuple[np.ndarray, np.ndarray]:
-        """The colour (N) and attribute (N×4) labels of `population()`, −1 where unknown.
+        """The colour (N) and attribute (N×4) labels of `population`, −1 where unknown.
 
         Repeated sets count as often as an epoch draws them, so class weights match what training sees.
         """
-        population = self.population()
-        return (np.concatenate([np.asarray(c.color, dtype=np.int64) for c in self.caches])[population],
-                np.concatenate([np.asarray(c.attrs, dtype=np.int64) for c in self.caches])[population])
+        return (np.concatenate([np.asarray(c.color, dtype=np.int64) for c in self.caches])[self.population],
+                np.concatenate([np.asarray(c.attrs, dtype=np.int64) for c in self.caches])[self.population])
 
 
 class _Batches(torch.utils.data.Dataset):
@@ -266,7 +263,7 @@ class Trainer:
 
     def _train_epoch(self, stage: int, pool: Pool, train_module: nn.Module) -> dict:
         cap = self.config.samples_per_epoch.get(str(stage))
-        indices = self._epoch_indices(pool.population(), int(cap) if cap else None)
+        indices = self._epoch_indices(pool.population, int(cap) if cap else None)
         self._set_train_mode()
         sums: dict[str, float] = {}
         steps, seen, start = 0, 0, time.time()
