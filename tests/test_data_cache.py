@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,10 @@ import pytest
 from PIL import Image
 
 from hairnet.contract import DEFAULT_CROP, INPUT_SIZE, CropRule
+from hairnet.data import cache as cache_module
 from hairnet.data.cache import build_cache, crop_mask, load_cache
 from hairnet.data.faces import choose_face, detect_faces, frame
+from hairnet.data.lfw import LFWParts
 from hairnet.errors import DataError
 from hairnet.postprocess import CropBox, crop_image, whole_image_box
 
@@ -75,6 +78,24 @@ def test_broken_items_are_left_out_and_reported(tmp_path):
                                               whole_image_box(40, 30)).sum()  # item 3's bar: rows 0–7
     skipped = cache.meta["skipped"]
     assert len(skipped) == 1 and skipped[0]["stem"] == "Test_Person_0002" and "empty file" in skipped[0]["reason"]
+
+
+class DyingLFWParts(LFWParts):
+    """Ends the process that loads its second image, as a crash inside a decoder would."""
+
+    def load(self, item):
+        if item.stem == self.items[1].stem:
+            os._exit(3)
+        return super().load(item)
+
+
+@pytest.mark.timeout(300)  # the failure this guards against is a pool that waits forever
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    root = make_lfw(tmp_path, 4)
+    monkeypatch.setattr(cache_module, "open_dataset", lambda name, folder, split: DyingLFWParts(folder, split))
+    with pytest.raises(DataError, match=r"lfw-parts/train .*a cropping worker died"):
+        build_cache("lfw-parts", root, "train", DEFAULT_CROP, tmp_path / "cache", workers=2)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
 
 def test_rebuild_replaces_atomically_and_rule_mismatch_is_refused(tmp_path):

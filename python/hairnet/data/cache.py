@@ -30,6 +30,8 @@ import os
 import shutil
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +89,18 @@ def _crop_all(reader: Reader, rule: CropRule, workers: int):
         _init_worker(reader, rule)
         yield from map(_crop_item, range(len(reader)))
         return
-    with multiprocessing.Pool(workers, initializer=_init_worker, initargs=(reader, rule)) as pool:
-        yield from pool.imap(_crop_item, range(len(reader)), chunksize=8)
+    # Spawned, not forked: the trainer builds caches on first use, and a fork of a process whose torch
+    # and OpenCV thread pools are running can inherit a held lock and hang (seen: figaro1k-train, 11 min).
+    # An executor, unlike multiprocessing.Pool, reports a worker that died instead of waiting on it forever.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(reader, rule))
+    try:
+        yield from pool.map(_crop_item, range(len(reader)), chunksize=8)
+    except BrokenProcessPool as error:
+        raise DataError(f"{reader.dataset}/{reader.split} ({reader.root}): a cropping worker died "
+                        f"({error}); rebuild with --workers 1 to see the item that kills it") from None
+    finally:
+        pool.shutdown(cancel_futures=True)  # an early stop (an error, a signal) leaves no work queued
 
 
 def _write(folder: Path, arrays: dict[str, np.ndarray]) -> None:
