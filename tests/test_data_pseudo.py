@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -12,12 +13,16 @@ import torch
 
 from hairnet.checkpoint import save_checkpoint
 from hairnet.contract import CropRule
-from hairnet.data.cache import load_cache
+from hairnet.data.cache import build_cache, load_cache
 from hairnet.cli import main
 from hairnet.data.pseudo import confident_fraction, pseudo_label
 from hairnet.errors import DataError
 from hairnet.model import HairNet, HairNetConfig
+from hairnet.peers import MEDIAPIPE_FILE, PEERS_DIR_ENV, peers_dir
+from hairnet.postprocess import CropBox, crop_image, crop_values
+from PIL import Image
 from hairnet.train import Trainer
+from test_data_readers import make_celebamask
 from test_train import config  # noqa: F401  (the tiny synthetic caches and run config)
 
 
@@ -88,3 +93,59 @@ def test_a_run_trains_on_pseudo_labels_but_never_validates_on_them(config, tmp_p
         Trainer(replace(config, run_dir=str(tmp_path / "other"), pseudo_label_sets=("missing",))).run()
     with pytest.raises(Exception, match="not a pseudo-label cache"):
         Trainer(replace(config, run_dir=str(tmp_path / "third"), pseudo_label_sets=("figaro1k-train",))).run()
+
+
+class _LeftHalfHair:
+    """A peer that calls the left half of any photo hair."""
+
+    name = "left-half"
+
+    def hair_probability(self, image: np.ndarray) -> np.ndarray:
+        probability = np.zeros(image.shape[:2], np.float32)
+        probability[:, : image.shape[1] // 2] = 1.0
+        return probability
+
+
+def test_a_peer_teacher_averages_its_hair_with_the_models_read_on_the_whole_photo(tmp_path, monkeypatch, capsys):
+    root = make_celebamask(tmp_path, {}, None)
+    (tmp_path / "splits.json").write_text(json.dumps({"CelebA-HQ-attrs": {"train": ["0", "1", "2"], "val": [], "test": []}}))
+    source = build_cache("celeba-hq-attrs", root, "train", cache_dir=tmp_path / "cache", workers=1)
+    unsure = _constant_model(tmp_path / "unsure.pt", skin_logit=-8.0, hair_logit=0.0)  # hair p = 0.5 everywhere
+    with pytest.raises(DataError, match="no image reached"):
+        pseudo_label(unsure, source, confidence=0.7, keep=0.9)
+
+    # Mean of 0.5 and the peer's 1 / 0: 0.75 / 0.25, confident at 0.7; hair where the peer says so.
+    out = pseudo_label(unsure, source, confidence=0.7, keep=0.9, peer=_LeftHalfHair())
+    cache, original = load_cache(out), load_cache(source)
+    assert cache.stems == original.stems and cache.meta["pseudo_labels"]["peer"] == "left-half"
+    for row in range(len(cache)):
+        width, height = (int(v) for v in original.image_sizes[row])
+        peer_map = _LeftHalfHair().hair_probability(np.zeros((height, width, 3), np.uint8))
+        expected = crop_values(peer_map, CropBox(*(int(v) for v in original.boxes[row]))) > 0.5
+        assert expected.any() and not expected.all()
+        assert np.array_equal(cache.seg[row, 1].astype(bool), expected) and not cache.seg[row, 0].any()
+
+    # The command line's --peer mediapipe: a missing model file is named; present, it labels with it.
+    monkeypatch.setenv(PEERS_DIR_ENV, str(tmp_path / "no-peers"))
+    args = ["pseudo-label", str(unsure), "--source", str(source), "--peer", "mediapipe", "--confidence", "0.51",
+            "--keep", "0.01", "--out", str(tmp_path / "with-mediapipe")]
+    assert main(args) == 2 and str(tmp_path / "no-peers" / MEDIAPIPE_FILE) in capsys.readouterr().err
+    monkeypatch.delenv(PEERS_DIR_ENV)
+    if importlib.util.find_spec("ai_edge_litert") and (peers_dir() / MEDIAPIPE_FILE).is_file():
+        assert main(args) == 0
+        assert load_cache(tmp_path / "with-mediapipe").meta["pseudo_labels"]["peer"] == "mediapipe"
+
+    stems = json.loads((source / "stems.json").read_text())
+    (source / "stems.json").write_text(json.dumps(["99", *stems[1:]]))
+    with pytest.raises(DataError, match="'99' is not in celeba-hq-attrs/train"):
+        pseudo_label(unsure, source, confidence=0.7, keep=0.9, peer=_LeftHalfHair())
+
+
+def test_crop_values_cuts_a_float_map_with_the_geometry_of_the_image_crop():
+    gradient = np.tile(np.arange(40, dtype=np.float32) * 6, (30, 1))  # 0…234 left to right, 40×30 photo
+    box = CropBox(-5, 2, 36)  # past the left border
+    cut = crop_values(gradient, box)
+    image, inside = crop_image(Image.fromarray(np.repeat(gradient.astype(np.uint8)[..., None], 3, axis=2)), box)
+    assert cut.shape == (224, 224) and cut.dtype == np.float32
+    assert np.abs(cut[inside] - image[..., 0][inside]).max() <= 1.0  # uint8 rounding only
+    assert cut[:, :10].max() == 0.0  # outside the photo

@@ -134,11 +134,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_pseudo_label(args: argparse.Namespace) -> int:
     from .data.pseudo import pseudo_label
+    from .peers import MediaPipeHair
 
     if args.out and len(args.source) > 1:
         raise HairNetError("--out names one folder: give one --source with it")
+    peer = MediaPipeHair() if args.peer == "mediapipe" else None
     for source in args.source:
-        folder = pseudo_label(args.checkpoint, source, args.out, args.confidence, args.keep, not args.no_flip)
+        folder = pseudo_label(args.checkpoint, source, args.out, args.confidence, args.keep, not args.no_flip, peer)
         meta = json.loads((folder / "meta.json").read_text())
         print(json.dumps({"cache": str(folder), "images": meta["images"], "of": meta["listed"],
                           "confident_fraction_median": round(meta["pseudo_labels"]["confident_fraction_median"], 4),
@@ -230,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     pseudo.add_argument("--confidence", type=float, default=0.9, help="a pixel is confident at p ≥ this or ≤ 1 − this")
     pseudo.add_argument("--keep", type=float, default=0.95, help="fraction of confident pixels an image needs")
     pseudo.add_argument("--no-flip", action="store_true", help="predict without flip averaging")
+    pseudo.add_argument("--peer", choices=["mediapipe"], help="average the hair channel with this peer's, run on "
+                        "the whole source photos (needs the 'peers' extra and ../shared/peers)")
     pseudo.set_defaults(func=cmd_pseudo_label)
 
     calibrate = sub.add_parser("calibrate-crop", add_help=False,

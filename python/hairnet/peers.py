@@ -36,6 +36,8 @@ def peers_dir() -> Path:
 class MediaPipeHair:
     """MediaPipe's hair segmentation network on still images."""
 
+    name = "mediapipe"
+
     def __init__(self, model_path: Path | None = None, threads: int = 2) -> None:
         self.model_path = Path(model_path) if model_path else peers_dir() / MEDIAPIPE_FILE
         if not self.model_path.is_file():

@@ -134,6 +134,18 @@ def crop_image(image: Image.Image, box: CropBox, size: int = INPUT_SIZE) -> tupl
     return np.asarray(crop), inside_small
 
 
+def crop_values(values: np.ndarray, box: CropBox, size: int = INPUT_SIZE) -> np.ndarray:
+    """An H×W float map (a probability over the photo) cut with the square, 0 outside the photo,
+    and resized bilinearly: the same geometry as `crop_image`, so it lines up with the crop."""
+    values = np.asarray(values, dtype=np.float32)
+    square = np.zeros((box.side, box.side), np.float32)  # sliced by hand: Pillow's F-mode crop ignores
+    x0, y0 = max(0, box.x), max(0, box.y)                # a region that starts outside the photo
+    x1, y1 = min(values.shape[1], box.x + box.side), min(values.shape[0], box.y + box.side)
+    if x1 > x0 and y1 > y0:
+        square[y0 - box.y : y1 - box.y, x0 - box.x : x1 - box.x] = values[y0:y1, x0:x1]
+    return np.asarray(Image.fromarray(square).resize((size, size), Image.BILINEAR), dtype=np.float32)
+
+
 def paste_back(crop_values: np.ndarray, box: CropBox, width: int, height: int, fill: int = 0) -> np.ndarray:
     """Map a size×size array (labels or probabilities, last two axes) back onto the photo.
 
