@@ -17,7 +17,8 @@ makes the teacher an ensemble: the hair probability is the mean of the checkpoin
 hair segmenter's (run on the whole source photo, as its authors feed it, then cut with the crop's
 square). The two err differently — on CelebAMask-HQ val crops the checkpoint alone reaches hair IoU
 0.830, MediaPipe 0.846, their mean 0.865 — so the ensemble labels hard images the model alone
-would have to leave out. Skin stays the checkpoint's (MediaPipe has none).
+would have to leave out. Skin stays the checkpoint's (MediaPipe has none). hairnet-v12, trained
+on such labels, did not beat the model that made them (README, Training).
 """
 
 from __future__ import annotations
