@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from hairnet.checkpoint import save_checkpoint
 from hairnet.contract import CropRule
@@ -20,7 +21,6 @@ from hairnet.errors import DataError
 from hairnet.model import HairNet, HairNetConfig
 from hairnet.peers import MEDIAPIPE_FILE, PEERS_DIR_ENV, peers_dir
 from hairnet.postprocess import CropBox, crop_image, crop_values
-from PIL import Image
 from hairnet.train import Trainer
 from test_data_readers import make_celebamask
 from test_train import config  # noqa: F401  (the tiny synthetic caches and run config)

@@ -81,6 +81,12 @@ class CropBox:
     def as_tuple(self) -> tuple[int, int, int]:
         return (self.x, self.y, self.side)
 
+    def overlap(self, width: int, height: int) -> tuple[int, int, int, int] | None:
+        """The part of the square inside a width×height photo, (x0, y0, x1, y1) in photo pixels; None if empty."""
+        x0, y0 = max(0, self.x), max(0, self.y)
+        x1, y1 = min(width, self.x + self.side), min(height, self.y + self.side)
+        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
 
 def round_half_up(value: float) -> int:
     """The one rounding rule of the crop: floor(v + 0.5). Swift does the same, and likewise refuses
@@ -126,9 +132,8 @@ def crop_image(image: Image.Image, box: CropBox, size: int = INPUT_SIZE) -> tupl
     region = (box.x, box.y, box.x + box.side, box.y + box.side)
     crop = rgb.crop(region).resize((size, size), Image.BILINEAR)
     inside = np.zeros((box.side, box.side), dtype=np.uint8)
-    x0, y0 = max(0, box.x), max(0, box.y)
-    x1, y1 = min(rgb.width, box.x + box.side), min(rgb.height, box.y + box.side)
-    if x1 > x0 and y1 > y0:
+    if overlap := box.overlap(rgb.width, rgb.height):
+        x0, y0, x1, y1 = overlap
         inside[y0 - box.y : y1 - box.y, x0 - box.x : x1 - box.x] = 255
     inside_small = np.asarray(Image.fromarray(inside).resize((size, size), Image.BILINEAR)) >= 128
     return np.asarray(crop), inside_small
@@ -138,10 +143,10 @@ def crop_values(values: np.ndarray, box: CropBox, size: int = INPUT_SIZE) -> np.
     """An H×W float map (a probability over the photo) cut with the square, 0 outside the photo,
     and resized bilinearly: the same geometry as `crop_image`, so it lines up with the crop."""
     values = np.asarray(values, dtype=np.float32)
-    square = np.zeros((box.side, box.side), np.float32)  # sliced by hand: Pillow's F-mode crop ignores
-    x0, y0 = max(0, box.x), max(0, box.y)                # a region that starts outside the photo
-    x1, y1 = min(values.shape[1], box.x + box.side), min(values.shape[0], box.y + box.side)
-    if x1 > x0 and y1 > y0:
+    # Sliced by hand: Pillow's F-mode crop ignores a region that starts outside the photo.
+    square = np.zeros((box.side, box.side), np.float32)
+    if overlap := box.overlap(values.shape[1], values.shape[0]):
+        x0, y0, x1, y1 = overlap
         square[y0 - box.y : y1 - box.y, x0 - box.x : x1 - box.x] = values[y0:y1, x0:x1]
     return np.asarray(Image.fromarray(square).resize((size, size), Image.BILINEAR), dtype=np.float32)
 
@@ -157,10 +162,10 @@ def paste_back(crop_values: np.ndarray, box: CropBox, width: int, height: int, f
     if crop_values.shape[-2] != size:
         raise ValueError(f"paste_back: expected a square crop, got shape {crop_values.shape}")
     out = np.full(crop_values.shape[:-2] + (height, width), fill, dtype=crop_values.dtype)
-    x0, y0 = max(0, box.x), max(0, box.y)
-    x1, y1 = min(width, box.x + box.side), min(height, box.y + box.side)
-    if x1 <= x0 or y1 <= y0:
+    overlap = box.overlap(width, height)
+    if overlap is None:
         return out
+    x0, y0, x1, y1 = overlap
     cols = ((2 * (np.arange(x0, x1, dtype=np.int64) - box.x) + 1) * size) // (2 * box.side)
     rows = ((2 * (np.arange(y0, y1, dtype=np.int64) - box.y) + 1) * size) // (2 * box.side)
     out[..., y0:y1, x0:x1] = crop_values[..., rows[:, None], cols[None, :]]

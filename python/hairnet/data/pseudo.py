@@ -59,19 +59,6 @@ class PhotoPeer(Protocol):
     def hair_probability(self, image: np.ndarray) -> np.ndarray: ...
 
 
-def peer_hair(peer: PhotoPeer, cache, rows: np.ndarray, photos) -> np.ndarray:
-    """The peer's hair probability on each row's whole photo, cut with the row's crop square → N×224×224."""
-    maps = []
-    for row in rows:
-        stem = cache.stems[row]
-        if stem not in photos.index:
-            raise DataError(f"{photos.root}: the cache's image {stem!r} is not in {photos.dataset}/{photos.split} "
-                            f"any more; rebuild the cache")
-        image = np.asarray(photos.reader[photos.index[stem]].image.convert("RGB"))
-        maps.append(crop_values(peer.hair_probability(image), CropBox(*(int(v) for v in cache.boxes[row]))))
-    return np.stack(maps)
-
-
 class _Photos:
     """The source cache's photos, by stem (the peer reads whole photos, not crops)."""
 
@@ -79,6 +66,18 @@ class _Photos:
         self.dataset, self.root, self.split = meta["dataset"], meta["root"], meta["split"]
         self.reader = open_dataset(self.dataset, Path(self.root), self.split)
         self.index = {item.stem: i for i, item in enumerate(self.reader.items)}
+
+    def rgb(self, stem: str) -> np.ndarray:
+        if stem not in self.index:
+            raise DataError(f"{self.root}: the cache's image {stem!r} is not in {self.dataset}/{self.split} "
+                            f"any more; rebuild the cache")
+        return np.asarray(self.reader[self.index[stem]].image.convert("RGB"))
+
+
+def _peer_hair(peer: PhotoPeer, cache, rows: np.ndarray, photos: _Photos) -> np.ndarray:
+    """The peer's hair probability on each row's whole photo, cut with the row's crop square → N×224×224."""
+    return np.stack([crop_values(peer.hair_probability(photos.rgb(cache.stems[row])),
+                                 CropBox(*(int(v) for v in cache.boxes[row]))) for row in rows])
 
 
 def pseudo_label(checkpoint: Path, source: Path, out: Path | None = None, confidence: float = 0.9,
@@ -107,7 +106,7 @@ def pseudo_label(checkpoint: Path, source: Path, out: Path | None = None, confid
         rows = unlabelled[start : start + BATCH]
         seg, _, _ = run_crops(model, np.asarray(cache.images[rows]), flip, source=f"{source} rows {rows[0]}–{rows[-1]}")
         if peer is not None:
-            seg[:, HAIR] = (seg[:, HAIR] + peer_hair(peer, cache, rows, photos)) / 2
+            seg[:, HAIR] = (seg[:, HAIR] + _peer_hair(peer, cache, rows, photos)) / 2
         fraction = confident_fraction(seg, confidence)
         fractions.append(fraction)
         chosen = fraction >= keep
