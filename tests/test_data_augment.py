@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from hairnet.data.augment import augment
+import pytest
+
+from hairnet.data.augment import Jitter, augment
 
 S = 224
 
@@ -93,3 +95,37 @@ def test_low_resolution_round_trip_softens_only_the_chosen_images():
     for index in (0, 2):
         assert out[index].std() < 0.1 * stripes[index].std()
         assert abs(float(out[index].mean()) - 0.5) < 0.02  # brightness kept
+
+
+def test_without_jitter_the_masks_are_only_ever_flipped():
+    images, seg = square_batch(16)
+    _, out_seg = augment(images, seg, torch.Generator().manual_seed(5), Jitter(scale=0.0, shift=0.0, rotation=0.0))
+    flipped = seg.flip(-1)
+    same = [torch.equal(out, seg[i]) or torch.equal(out, flipped[i]) for i, out in enumerate(out_seg)]
+    assert all(same)
+
+
+def test_scale_jitter_spans_its_range():
+    """Hair areas scale as s²: with ±40 % they leave the default ±15 % band yet stay inside their own."""
+    seg = torch.zeros(64, 2, S, S)
+    seg[:, 1, 82:142, 82:142] = 1.0  # centred, so that even 1.4× stays inside the crop
+    images = seg[:, 1:].expand(-1, 3, -1, -1) * 2 - 1
+    area = float(seg[0, 1].sum())
+
+    def area_ratios(scale: float) -> torch.Tensor:
+        jitter = Jitter(scale=scale, shift=0.0, rotation=0.0)
+        _, out_seg = augment(images, seg, torch.Generator().manual_seed(2), jitter)
+        return out_seg[:, 1].sum((1, 2)) / area
+
+    def within(ratios: torch.Tensor, scale: float) -> bool:
+        return bool(((ratios > (1 - scale) ** 2 * 0.97) & (ratios < (1 + scale) ** 2 * 1.03)).all())
+
+    default, wide = area_ratios(0.15), area_ratios(0.4)
+    assert within(default, 0.15) and within(wide, 0.4)
+    assert not within(wide, 0.15)
+
+
+@pytest.mark.parametrize("field, value", [("scale", -0.1), ("shift", 0.5), ("rotation", 90.0), ("scale", "0.2")])
+def test_jitter_out_of_range_names_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        Jitter(**{field: value})

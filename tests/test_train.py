@@ -249,3 +249,10 @@ def test_without_set_repeats_an_epoch_draws_as_before(config):
 def test_set_repeats_that_name_no_training_set_or_no_whole_count_are_refused(config, repeats, named):
     with pytest.raises(HairNetError, match=named):
         Trainer(replace(config, set_repeats=repeats))
+
+
+@pytest.mark.parametrize("jitter, named", [({"zoom": 0.2}, "zoom"), ({"scale": 0.6}, "scale"),
+                                           ({"rotation": -5}, "rotation"), ({"shift": "wide"}, "shift")])
+def test_jitter_that_is_unknown_or_out_of_range_is_refused_by_name(config, jitter, named):
+    with pytest.raises(HairNetError, match=f"jitter.*{named}"):
+        Trainer(replace(config, jitter=jitter))

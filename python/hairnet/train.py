@@ -37,7 +37,7 @@ from tqdm import tqdm
 from .checkpoint import atomic_save, load_checkpoint, save_checkpoint
 from .contract import ATTRIBUTES, DEFAULT_CROP, HAIR_COLORS, CropRule
 from .data import DATASET_FOLDERS
-from .data.augment import augment
+from .data.augment import Jitter, augment
 from .data.cache import build_cache, load_cache
 from .ema import WeightAverage
 from .errors import HairNetError
@@ -79,6 +79,7 @@ class TrainConfig:
     width_multiplier: float = 0.5
     masking: bool = True
     augment: bool = True
+    jitter: dict = field(default_factory=dict)  # overrides of augment.Jitter: scale, shift, rotation half-ranges
     init_checkpoint: str = ""  # start from these weights (a checkpoint of the same config) instead of scratch
     schedule: str = "cosine"  # per stage: "cosine" decays to 5 % of the stage's lr, "constant" keeps it
     ema_decay: float = 0.0  # 0: off; else validate and ship an exponential moving average of the weights
@@ -184,6 +185,10 @@ class Trainer:
             self.crop = CropRule(**config.crop_rule)
         except (TypeError, ValueError) as error:
             raise HairNetError(f"crop_rule {config.crop_rule!r}: {error}") from None
+        try:
+            self.jitter = Jitter(**config.jitter)
+        except (TypeError, ValueError) as error:
+            raise HairNetError(f"jitter {config.jitter!r}: {error}") from None
         torch.manual_seed(config.seed)
         self.model = HairNet(HairNetConfig(width_multiplier=config.width_multiplier, masking=config.masking)).to(self.device)
         self.weights = LossWeights(**config.loss_weights)
@@ -278,7 +283,7 @@ class Trainer:
             images = to_model_input(batch["images"])
             seg = batch["seg"].float()
             if self.config.augment:
-                images, seg = augment(images, seg, self.generator)
+                images, seg = augment(images, seg, self.generator, self.jitter)
             batch["seg"] = seg
             batch = {k: v.to(self.device) for k, v in batch.items()}
             outputs = train_module(images.to(self.device))

@@ -1,7 +1,7 @@
 """Training augmentation that keeps every label true.
 
-Geometry (horizontal flip, scale ±15 %, shift ±8 % of the side, rotation ±15°) is one affine map
-per image, applied identically to the image (bilinear) and the masks (nearest). Area the map
+Geometry (horizontal flip, and by default scale ±15 %, shift ±8 % of the side, rotation ±15°: a
+`Jitter`) is one affine map per image, applied identically to the image (bilinear) and the masks (nearest). Area the map
 exposes is black in the image, like the crop's outside-the-photo fill, and background (0) in the
 masks: no hair or skin was there. A flip keeps every attribute (bangs stay bangs).
 
@@ -22,11 +22,11 @@ state gives the same batch, on any device.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-SCALE, SHIFT, ROTATION_DEGREES = 0.15, 0.08, 15.0
 BRIGHTNESS, CONTRAST = 0.15, 0.15
 MAX_GAIN = 2.0
 BLUR_PROBABILITY, BLUR_SIGMA = 0.25, (0.4, 1.0)
@@ -34,7 +34,24 @@ LOW_RES_PROBABILITY, LOW_RES_FACTOR = 0.2, (1.5, 3.0)
 LUMA = (0.299, 0.587, 0.114)
 
 
-def augment(images: torch.Tensor, seg: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+@dataclass(frozen=True)
+class Jitter:
+    """Half-ranges of the geometric jitter around the head box, each drawn uniformly per image."""
+
+    scale: float = 0.15  # fraction of the size
+    shift: float = 0.08  # fraction of the side, along each axis
+    rotation: float = 15.0  # degrees
+
+    def __post_init__(self) -> None:
+        limits = {"scale": 0.5, "shift": 0.5, "rotation": 90.0}
+        for name, limit in limits.items():
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value < limit:
+                raise ValueError(f"jitter {name} must be a number in [0, {limit}), got {value!r}")
+
+
+def augment(images: torch.Tensor, seg: torch.Tensor, generator: torch.Generator,
+            jitter: Jitter = Jitter()) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment a batch.
 
     images: N×3×S×S, either float in [-1, 1] (the model's x/127.5 − 1) or uint8 0–255;
@@ -46,7 +63,7 @@ def augment(images: torch.Tensor, seg: torch.Tensor, generator: torch.Generator)
         raise ValueError(f"augment: expected N×3×S×S images and N×2×S×S masks, got {tuple(images.shape)} "
                          f"and {tuple(seg.shape)}")
     unit = images.float() / 255.0 if images.dtype == torch.uint8 else (images.float() + 1.0) / 2.0
-    draws = _draw(n, generator)
+    draws = _draw(n, generator, jitter)
     device = images.device
     grid = F.affine_grid(_inverse_affine(draws).to(device), [n, 3, height, width], align_corners=False)
     unit = F.grid_sample(unit, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -61,13 +78,13 @@ def _uniform(n: int, half_range: float, generator: torch.Generator) -> torch.Ten
     return (torch.rand(n, generator=generator, dtype=torch.float64) * 2.0 - 1.0) * half_range
 
 
-def _draw(n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+def _draw(n: int, generator: torch.Generator, jitter: Jitter) -> dict[str, torch.Tensor]:
     draws = {
         "flip": torch.rand(n, generator=generator) < 0.5,
-        "scale": 1.0 + _uniform(n, SCALE, generator),
-        "shift_x": _uniform(n, SHIFT, generator),
-        "shift_y": _uniform(n, SHIFT, generator),
-        "angle": _uniform(n, math.radians(ROTATION_DEGREES), generator),
+        "scale": 1.0 + _uniform(n, jitter.scale, generator),
+        "shift_x": _uniform(n, jitter.shift, generator),
+        "shift_y": _uniform(n, jitter.shift, generator),
+        "angle": _uniform(n, math.radians(jitter.rotation), generator),
         "brightness": (1.0 + _uniform(n, BRIGHTNESS, generator)).float(),
         "contrast": (1.0 + _uniform(n, CONTRAST, generator)).float(),
         "blur": torch.rand(n, generator=generator) < BLUR_PROBABILITY,
