@@ -26,7 +26,7 @@ from hairnet.files import write_file
 FIGURES = [("val_hair_iou", "hair IoU"), ("val_raw_hair_iou", "hair IoU, raw weights"), ("val_skin_iou", "skin IoU"), ("val_color_accuracy", "colour acc.")] + [
     (f"val_{name}_balanced_accuracy", f"{name} bal.") for name in ATTRIBUTES]
 DEFAULTS = {"soft_iou": 0.0, "lovasz": 0.0, "balance_classes": False, "masking": True, "augment": True,
-            "ema_decay": 0.0, "pseudo_label_sets": [], "set_repeats": {}}
+            "ema_decay": 0.0, "pseudo_label_sets": [], "set_repeats": {}, "jitter": {}}
 
 
 def describe(config: dict) -> str:
