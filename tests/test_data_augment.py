@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 import pytest
+import torch
 
 from hairnet.data.augment import Jitter, augment
 
@@ -125,7 +124,8 @@ def test_scale_jitter_spans_its_range():
     assert not within(wide, 0.15)
 
 
-@pytest.mark.parametrize("field, value", [("scale", -0.1), ("shift", 0.5), ("rotation", 90.0), ("scale", "0.2")])
+@pytest.mark.parametrize("field, value", [("scale", -0.1), ("shift", 0.5), ("rotation", 90.0), ("scale", "0.2"),
+                                          ("rotation", True), ("shift", float("nan"))])
 def test_jitter_out_of_range_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         Jitter(**{field: value})

@@ -101,6 +101,14 @@ class TrainConfig:
         return int(self.epochs.get(str(stage), 0))
 
 
+def _settings(kind: type, name: str, values: dict):
+    """A config field's dict as its validated dataclass; a bad key or value is an error naming the field."""
+    try:
+        return kind(**values)
+    except (TypeError, ValueError) as error:
+        raise HairNetError(f"{name} {values!r}: {error}") from None
+
+
 class Pool:
     """The cached crops of several datasets, concatenated, indexed without copying.
 
@@ -181,14 +189,8 @@ class Trainer:
                 raise HairNetError(f"set_repeats[{name!r}] must be a whole number ≥ 1, got {times!r}")
         if config.threads:
             torch.set_num_threads(config.threads)
-        try:
-            self.crop = CropRule(**config.crop_rule)
-        except (TypeError, ValueError) as error:
-            raise HairNetError(f"crop_rule {config.crop_rule!r}: {error}") from None
-        try:
-            self.jitter = Jitter(**config.jitter)
-        except (TypeError, ValueError) as error:
-            raise HairNetError(f"jitter {config.jitter!r}: {error}") from None
+        self.crop = _settings(CropRule, "crop_rule", config.crop_rule)
+        self.jitter = _settings(Jitter, "jitter", config.jitter)
         torch.manual_seed(config.seed)
         self.model = HairNet(HairNetConfig(width_multiplier=config.width_multiplier, masking=config.masking)).to(self.device)
         self.weights = LossWeights(**config.loss_weights)

@@ -1,9 +1,9 @@
 """Training augmentation that keeps every label true.
 
 Geometry (horizontal flip, and by default scale ±15 %, shift ±8 % of the side, rotation ±15°: a
-`Jitter`) is one affine map per image, applied identically to the image (bilinear) and the masks (nearest). Area the map
-exposes is black in the image, like the crop's outside-the-photo fill, and background (0) in the
-masks: no hair or skin was there. A flip keeps every attribute (bangs stay bangs).
+`Jitter`) is one affine map per image, applied identically to the image (bilinear) and the masks
+(nearest). Area the map exposes is black in the image, like the crop's outside-the-photo fill, and
+background (0) in the masks: no hair or skin was there. A flip keeps every attribute (bangs stay bangs).
 
 Light changes only luminance, never chromaticity, because hair colour is a label: each pixel's
 RGB is multiplied by one factor, so its hue, saturation and channel ratios are unchanged, while
@@ -22,6 +22,7 @@ state gives the same batch, on any device.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -46,7 +47,8 @@ class Jitter:
         limits = {"scale": 0.5, "shift": 0.5, "rotation": 90.0}
         for name, limit in limits.items():
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 <= value < limit:
+            # As CropRule: a bool is not a number here, and NaN fails the range test.
+            if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 <= value < limit:
                 raise ValueError(f"jitter {name} must be a number in [0, {limit}), got {value!r}")
 
 
