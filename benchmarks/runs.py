@@ -25,8 +25,12 @@ from hairnet.files import write_file
 
 FIGURES = [("val_hair_iou", "hair IoU"), ("val_raw_hair_iou", "hair IoU, raw weights"), ("val_skin_iou", "skin IoU"), ("val_color_accuracy", "colour acc.")] + [
     (f"val_{name}_balanced_accuracy", f"{name} bal.") for name in ATTRIBUTES]
-DEFAULTS = {"soft_iou": 0.0, "lovasz": 0.0, "balance_classes": False, "masking": True, "augment": True,
+DEFAULTS = {"batch_size": 16, "soft_iou": 0.0, "lovasz": 0.0, "balance_classes": False, "masking": True, "augment": True,
             "ema_decay": 0.0, "pseudo_label_sets": [], "set_repeats": {}, "jitter": {}}
+
+
+# Logs written before the trainer recorded its hardware all came from this machine.
+OLD_LOGS_HARDWARE = "1 × CPU, 2 threads"
 
 
 def describe(config: dict) -> str:
@@ -54,8 +58,9 @@ def rows(run: Path) -> list[str]:
         images = sum(e["train_seconds"] * e["images_per_s"] for e in entries)
         last = entries[-1]
         cells = ["—" if math.isnan(last.get(key, math.nan)) else f"{last[key]:.3f}" for key, _ in FIGURES]
-        out.append(f"| {run.name} | {describe(config) if index == 0 else ''} | "
-                   f"{stage} | {len(entries)} | {images:,.0f} | {seconds / 60:.1f} | {images / seconds:.1f} | " + " | ".join(cells) + " |")
+        out.append(f"| {run.name} | {describe(config) if index == 0 else ''} | {stage} | "
+                   f"{last.get('hardware', OLD_LOGS_HARDWARE)} | {len(entries)} | {images:,.0f} | {seconds / 60:.1f} | "
+                   f"{images / seconds:.1f} | " + " | ".join(cells) + " |")
     return out
 
 
@@ -68,10 +73,10 @@ def main() -> None:
              "One row per stage; validation figures after the stage's last epoch, crop-level on the run's own crop "
              "caches (see the script's docstring). Hair IoU after stage 2 is over the attribute sets' validation pool, "
              "where only CelebAMask-HQ has masks; after stages 1 and 3 over every mask set's. Runs with `ema_decay` are "
-             "validated on the weight average; 'raw weights' is the same epoch without it. 2 CPU cores, no GPU; "
-             "minutes are training time without validation.", "",
-             "| run | what changed | stage | epochs | images | minutes | images/s | " + " | ".join(n for _, n in FIGURES) + " |",
-             "|---|---|---|---|---|---|---|" + "---|" * len(FIGURES)]
+             "validated on the weight average; 'raw weights' is the same epoch without it. Minutes are training time "
+             "without validation, on the hardware the row names.", "",
+             "| run | what changed | stage | hardware | epochs | images | minutes | images/s | " + " | ".join(n for _, n in FIGURES) + " |",
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(FIGURES)]
     for run in args.runs:
         lines += rows(run)
     write_file(args.out, "\n".join(lines) + "\n")

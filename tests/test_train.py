@@ -85,6 +85,8 @@ def test_resume_ends_where_an_uninterrupted_run_does(config, tmp_path, ema_decay
     for name in expected:
         assert torch.equal(expected[name], got[name]), name
     assert [e["epoch"] for e in resumed.history] == [1, 2, 1, 1]
+    # Each epoch says what its images/s were measured on (the run table prints it).
+    assert {e["hardware"] for e in resumed.history} == {f"1 × CPU, {torch.get_num_threads()} threads"}
     for name in ("last.pt", "best.pt", "log.csv", "log.json", "curves.png", "state.pt"):
         assert (Path(config.run_dir) / name).exists(), name
     model, payload = load_checkpoint(Path(config.run_dir) / "last.pt")

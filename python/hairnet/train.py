@@ -189,6 +189,9 @@ class Trainer:
                 raise HairNetError(f"set_repeats[{name!r}] must be a whole number ≥ 1, got {times!r}")
         if config.threads:
             torch.set_num_threads(config.threads)
+        # Logged with each epoch, so a run table can say what its images/s were measured on.
+        self.hardware = (f"{self.world} × {torch.cuda.get_device_name(self.device)}" if self.device.type == "cuda"
+                         else f"{self.world} × CPU, {torch.get_num_threads()} threads")
         self.crop = _settings(CropRule, "crop_rule", config.crop_rule)
         self.jitter = _settings(Jitter, "jitter", config.jitter)
         torch.manual_seed(config.seed)
@@ -282,13 +285,13 @@ class Trainer:
             if self.stopping:
                 raise KeyboardInterrupt
             self._set_lr(stage, (self.epoch + step / len(chunks)) / self.config.stage_epochs(stage))
+            # Augmentation runs where the model does (its draws still come from the CPU generator).
+            batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
             images = to_model_input(batch["images"])
-            seg = batch["seg"].float()
+            batch["seg"] = batch["seg"].float()
             if self.config.augment:
-                images, seg = augment(images, seg, self.generator, self.jitter)
-            batch["seg"] = seg
-            batch = {k: v.to(self.device) for k, v in batch.items()}
-            outputs = train_module(images.to(self.device))
+                images, batch["seg"] = augment(images, batch["seg"], self.generator, self.jitter)
+            outputs = train_module(images)
             loss, terms = multitask_loss(outputs, batch, self.stage_weights, soft_iou=self.config.soft_iou,
                                          lovasz=self.config.lovasz, **self.class_weights)
             self.optimizer.zero_grad(set_to_none=True)
@@ -303,7 +306,8 @@ class Trainer:
             bar.set_postfix(loss=f"{sums['loss'] / steps:.4f}")
         elapsed = time.time() - start
         return {f"train_{k}": v / max(steps, 1) for k, v in sums.items()} | {
-            "images_per_s": seen / elapsed if elapsed else float("nan"), "train_seconds": elapsed}
+            "images_per_s": seen / elapsed if elapsed else float("nan"), "train_seconds": elapsed,
+            "hardware": self.hardware}
 
     # ---- validation -----------------------------------------------------------------------
     @torch.no_grad()
