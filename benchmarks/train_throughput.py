@@ -1,17 +1,19 @@
 """Training throughput on this machine, in images per second, and where a step's time goes.
 
-    python benchmarks/train_throughput.py [--batch-size 16] [--steps 10] [--threads N] [--device cpu|cuda]
+    python benchmarks/train_throughput.py [--checkpoint checkpoints/hairnet.pt] [--batch-size N] [--steps 10]
+                                          [--threads N] [--device cpu|cuda]
 
-Runs the training step as `hairnet train` does it with the shipped recipe, on random crops in the
+Runs the training step as `hairnet train` does it with the recipe of the run that made a
+checkpoint (the training config it carries: loss terms, jitter, weight average, batch size; by
+default the shipped model's), on random crops in the
 cache's layout (uint8 images, 0/1 masks), for stage 1 (segmentation loss, everything trainable),
 stage 2 (backbone and decoder frozen) and stage 3 (all losses, everything trainable), after two
 warm-up steps, and times each phase of it:
 
 - transfer: the batch to the device;
 - augment: `hairnet.data.augment` (geometry, light, blur, low resolution);
-- step: forward, the multi-task loss (BCE + soft IoU + Lovász, as the run configs set them),
-  backward, Adam, and reading the loss terms back for the log;
-- ema: the weight average's update.
+- step: forward, the multi-task loss (BCE + the config's soft IoU and Lovász terms), backward, Adam, and reading the loss terms back for the log;
+- ema: the weight average's update (zero when the config has none).
 
 Gathering crops from the cache is not timed: it is a memory copy, done by DataLoader workers
 when `workers` is set. On a GPU every phase ends with a synchronisation, so the phases add up to
@@ -22,20 +24,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
+from pathlib import Path
 
 import torch
 
-from hairnet.data.augment import augment
+from hairnet.checkpoint import read_checkpoint
+from hairnet.data.augment import Jitter, augment
 from hairnet.ema import WeightAverage
+from hairnet.errors import HairNetError
 from hairnet.losses import LossWeights, multitask_loss
 from hairnet.model import HairNet, HairNetConfig
-from hairnet.train import to_model_input
+from hairnet.train import TrainConfig, hardware_name, to_model_input
 
 PHASES = ("transfer", "augment", "step", "ema")
-RECIPE = {"soft_iou": 0.5, "lovasz": 0.5}  # configs/hairnet-v19.json
-EMA_DECAY = 0.998
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "hairnet.pt"
+
+
+def recipe(checkpoint: Path) -> TrainConfig:
+    """The training config a checkpoint carries (`hairnet train` and `hairnet export` keep it)."""
+    values = read_checkpoint(checkpoint).get("training", {}).get("config")
+    if not values:
+        raise HairNetError(f"{checkpoint}: no training config recorded, so no recipe to time")
+    return TrainConfig(**values)
 
 
 def synthetic_batch(n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -49,10 +60,10 @@ def synthetic_batch(n: int, generator: torch.Generator) -> dict[str, torch.Tenso
     }
 
 
-def measure(stage: int, batch_size: int, steps: int, device: torch.device) -> dict[str, float]:
+def measure(config: TrainConfig, stage: int, batch_size: int, steps: int, device: torch.device) -> dict[str, float]:
     """Mean seconds per step of each phase."""
     torch.manual_seed(0)
-    model = HairNet(HairNetConfig()).to(device).train()
+    model = HairNet(HairNetConfig(width_multiplier=config.width_multiplier, masking=config.masking)).to(device).train()
     if stage == 2:
         for module in (model.backbone, model.decoder):
             module.requires_grad_(False)
@@ -60,7 +71,8 @@ def measure(stage: int, batch_size: int, steps: int, device: torch.device) -> di
     weights = LossWeights(color=0, straight=0, wavy=0, bangs=0, bald=0) if stage == 1 else \
         LossWeights(segmentation=0) if stage == 2 else LossWeights()
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4, betas=(0.9, 0.99))
-    average = WeightAverage(model, EMA_DECAY)
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
+    jitter = Jitter(**config.jitter)
     generator = torch.Generator().manual_seed(0)
     cpu_batch = synthetic_batch(batch_size, generator)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -79,41 +91,45 @@ def measure(stage: int, batch_size: int, steps: int, device: torch.device) -> di
         start = time.perf_counter()
         batch = {k: v.to(device, non_blocking=True) for k, v in cpu_batch.items()}
         start = lap("transfer", start, counted)
-        images, batch["seg"] = augment(to_model_input(batch["images"]), batch["seg"].float(), generator)
+        images, batch["seg"] = augment(to_model_input(batch["images"]), batch["seg"].float(), generator, jitter)
         start = lap("augment", start, counted)
-        loss, terms = multitask_loss(model.logits(images), batch, weights, **RECIPE)
+        loss, _ = multitask_loss(model.logits(images), batch, weights, soft_iou=config.soft_iou, lovasz=config.lovasz)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         float(loss.detach())  # the trainer logs it every step
         start = lap("step", start, counted)
-        average.update(model)
+        if average:
+            average.update(model)
         lap("ema", start, counted)
     return {phase: seconds / steps for phase, seconds in totals.items()}
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--checkpoint", type=Path, default=SHIPPED, help="checkpoint whose training recipe to time")
+    parser.add_argument("--batch-size", type=int, default=0, help="images per step (0: the config's)")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    config = recipe(args.checkpoint)
+    batch_size = args.batch_size or config.batch_size
     device = torch.device(args.device)
-    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
-    result = {"hardware": hardware, "torch": torch.__version__, "batch_size": args.batch_size, "stages": {}}
+    hardware = hardware_name(device)
+    result = {"checkpoint": str(args.checkpoint), "hardware": hardware, "torch": torch.__version__, "batch_size": batch_size,
+              "stages": {}}
     for stage in (1, 2, 3):
-        seconds = measure(stage, args.batch_size, args.steps, device)
+        seconds = measure(config, stage, batch_size, args.steps, device)
         total = sum(seconds.values())
-        images_per_s = args.batch_size / total
+        images_per_s = batch_size / total
         result["stages"][f"stage{stage}"] = {"images_per_s": round(images_per_s, 2),
                                              "ms_per_step": {k: round(v * 1e3, 3) for k, v in seconds.items()}}
         shares = ", ".join(f"{phase} {seconds[phase] / total:.0%}" for phase in PHASES)
         print(f"stage {stage}: {images_per_s:.1f} images/s, {total * 1e3:.0f} ms/step ({shares}); "
-              f"batch {args.batch_size} on {hardware}")
+              f"batch {batch_size} on {hardware}")
     print(json.dumps(result))
     return result
 

@@ -159,6 +159,11 @@ class _Batches(torch.utils.data.Dataset):
         return self.pool.batch(self.chunks[index])
 
 
+def hardware_name(device: torch.device) -> str:
+    """What a training log says its images/s were measured on: the GPU's name, or the CPU's threads."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+
+
 def to_model_input(images: torch.Tensor) -> torch.Tensor:
     """uint8 N×H×W×3 → float N×3×H×W in [-1, 1] (the contract's x/127.5 − 1)."""
     return images.permute(0, 3, 1, 2).float() / 127.5 - 1.0
@@ -190,8 +195,7 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         # Logged with each epoch, so a run table can say what its images/s were measured on.
-        self.hardware = (f"{self.world} × {torch.cuda.get_device_name(self.device)}" if self.device.type == "cuda"
-                         else f"{self.world} × CPU, {torch.get_num_threads()} threads")
+        self.hardware = f"{self.world} × {hardware_name(self.device)}"
         self.crop = _settings(CropRule, "crop_rule", config.crop_rule)
         self.jitter = _settings(Jitter, "jitter", config.jitter)
         torch.manual_seed(config.seed)
