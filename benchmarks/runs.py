@@ -39,7 +39,10 @@ def describe(config: dict) -> str:
     parts = [f"α {config['width_multiplier']:g}", f"crop k {rule['k']:g}",
              f"lr {', '.join(f'{s}: {float(v):g}' for s, v in sorted(config['lr'].items()) if int(s) in config['stages'])}"]
     if config.get("init_checkpoint"):
-        parts.append(f"init {Path(config['init_checkpoint']).parent.name}/{Path(config['init_checkpoint']).name}")
+        starts = config["init_checkpoint"]
+        starts = [starts] if isinstance(starts, str) else starts
+        parts.append(("init " if len(starts) == 1 else "init average of ")
+                     + ", ".join(f"{Path(p).parent.name}/{Path(p).name}" for p in starts))
     for key, default in DEFAULTS.items():
         value = config.get(key, default)
         if (list(value) if isinstance(value, tuple) else value) != default:

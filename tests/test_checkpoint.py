@@ -3,7 +3,7 @@ import pickle
 import pytest
 import torch
 
-from hairnet.checkpoint import load_checkpoint, save_checkpoint
+from hairnet.checkpoint import load_checkpoint, load_weight_average, save_checkpoint
 from hairnet.contract import CropRule
 from hairnet.errors import CheckpointError
 from hairnet.model import HairNet, HairNetConfig
@@ -21,6 +21,35 @@ def test_round_trip_fp16(tmp_path):
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         assert torch.allclose(loaded(x)[0], model(x)[0], atol=2e-2)
+
+
+def test_weight_average_is_the_mean_of_the_checkpoints_weights(tmp_path):
+    paths, states = [], []
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)
+        model = HairNet(HairNetConfig(width_multiplier=0.25)).eval()
+        for module in model.modules():  # distinct BatchNorm statistics, which are averaged too
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_()
+                module.running_var.uniform_(0.5, 2.0)
+        paths.append(tmp_path / f"m{seed}.pt")
+        save_checkpoint(paths[-1], model)
+        states.append(model.state_dict())
+    average = load_weight_average(paths).state_dict()
+    for name, value in average.items():
+        if value.is_floating_point():
+            expected = (states[0][name] + states[1][name] + states[2][name]) / 3
+            assert torch.allclose(value, expected, atol=1e-6), name
+            assert not torch.equal(value, states[0][name]) or torch.equal(states[0][name], states[1][name]), name
+        else:
+            assert torch.equal(value, states[0][name]), name
+
+    other = tmp_path / "wider.pt"
+    save_checkpoint(other, HairNet(HairNetConfig(width_multiplier=0.5)))
+    with pytest.raises(CheckpointError, match="wider.pt: config .* differs from .*m0.pt"):
+        load_weight_average([paths[0], other])
+    with pytest.raises(CheckpointError, match="no checkpoints"):
+        load_weight_average([])
 
 
 def test_corrupt_and_foreign_files(tmp_path):

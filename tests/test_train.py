@@ -11,11 +11,12 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from hairnet.checkpoint import load_checkpoint
+from hairnet.checkpoint import load_checkpoint, save_checkpoint
 from hairnet.contract import DEFAULT_CROP, CropRule
 from hairnet.data.cache import CACHE_VERSION
 from hairnet.ema import WeightAverage
 from hairnet.errors import HairNetError
+from hairnet.model import HairNet
 from hairnet.train import Trainer, TrainConfig
 
 SIZE = 224
@@ -151,6 +152,21 @@ def test_init_checkpoint_starts_from_its_weights(config, tmp_path):
     for name, tensor in trained.state_dict().items():
         if name.startswith("backbone.") and tensor.is_floating_point():  # frozen in stage 2
             assert torch.equal(tensor, second.model.state_dict()[name]), name
+    # Several checkpoints: the run starts from the average of their weights.
+    torch.manual_seed(1)
+    untrained = tmp_path / "untrained.pt"
+    save_checkpoint(untrained, HairNet(trained.config))
+    other, _ = load_checkpoint(untrained)
+    souped = Trainer(replace(config, run_dir=str(tmp_path / "souped"), stages=(2,), epochs={"2": 1},
+                             init_checkpoint=(str(start), str(untrained))))
+    souped.run()
+    compared = 0
+    for name, tensor in trained.state_dict().items():
+        if name.startswith("backbone.") and tensor.is_floating_point() and not torch.equal(tensor, other.state_dict()[name]):
+            average = (tensor + other.state_dict()[name]) / 2
+            assert torch.allclose(souped.model.state_dict()[name], average, atol=1e-6), name
+            compared += 1
+    assert compared > 0
     wider = Trainer(replace(config, run_dir=str(tmp_path / "wider"), width_multiplier=0.5, init_checkpoint=str(start)))
     with pytest.raises(Exception, match="does not match"):
         wider.run()
@@ -258,3 +274,23 @@ def test_set_repeats_that_name_no_training_set_or_no_whole_count_are_refused(con
 def test_jitter_that_is_unknown_or_out_of_range_is_refused_by_name(config, jitter, named):
     with pytest.raises(HairNetError, match=f"jitter.*{named}"):
         Trainer(replace(config, jitter=jitter))
+
+
+def test_cli_init_takes_one_checkpoint_or_several_to_average(monkeypatch, tmp_path):
+    import hairnet.train
+    from hairnet import cli
+
+    started = []
+
+    class Recorder:
+        def __init__(self, config):
+            started.append(config.init_checkpoint)
+
+        def run(self, resume=False):
+            return tmp_path
+
+    monkeypatch.setattr(hairnet.train, "Trainer", Recorder)
+    assert cli.main(["train", "--run-dir", str(tmp_path), "--init", "a.pt"]) == 0
+    assert cli.main(["train", "--run-dir", str(tmp_path), "--init", "a.pt", "b.pt"]) == 0
+    assert cli.main(["train", "--run-dir", str(tmp_path)]) == 0
+    assert started == ["a.pt", ("a.pt", "b.pt"), ""]

@@ -169,3 +169,25 @@ def load_checkpoint(path: Path) -> tuple[HairNet, dict]:
         raise CheckpointError(f"{path}: the weights are finite but output(s) {', '.join(broken)} are NaN or Inf "
                               "on a grey image (overflowing weights or a negative BatchNorm variance)")
     return model, payload
+
+
+def load_weight_average(paths: list[Path]) -> HairNet:
+    """The uniform average of several checkpoints' weights, a "model soup" (Wortsman et al., 2022).
+
+    Runs fine-tuned from one start stay in one basin of the loss, where their average is often
+    better than each of them. BatchNorm statistics are averaged as well: they stay close between
+    such runs, and training on from the average re-estimates them anyway.
+    """
+    models = [load_checkpoint(Path(path))[0] for path in paths]
+    if not models:
+        raise CheckpointError("no checkpoints to average")
+    first = models[0].config.to_dict()
+    for path, model in zip(paths[1:], models[1:]):
+        if model.config.to_dict() != first:
+            raise CheckpointError(f"{path}: config {model.config.to_dict()} differs from {paths[0]}'s {first}: "
+                                  "only one architecture's weights can be averaged")
+    states = [model.state_dict() for model in models]
+    average = {name: torch.stack([s[name] for s in states]).mean(0) if value.is_floating_point() else value
+               for name, value in states[0].items()}
+    models[0].load_state_dict(average)
+    return models[0]

@@ -58,7 +58,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = {
         "run_dir": args.run_dir, "data_root": args.data_root, "cache_dir": args.cache_dir,
         "batch_size": args.batch_size, "workers": args.workers, "width_multiplier": args.width,
-        "seed": args.seed, "threads": args.threads, "init_checkpoint": args.init,
+        "seed": args.seed, "threads": args.threads, "init_checkpoint": (args.init[0] if len(args.init) == 1 else tuple(args.init)) if args.init else None,
         "stages": tuple(int(s) for s in args.stages.split(",")) if args.stages else None,
         "epochs": {**config.epochs, **args.epochs} if args.epochs else None,
         "lr": {**config.lr, **args.lr} if args.lr else None,
@@ -179,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, help="torch intra-op threads (0: default)")
     train.add_argument("--width", type=float, help="MobileNet width multiplier α")
     train.add_argument("--seed", type=int)
-    train.add_argument("--init", help="start from this checkpoint's weights (same architecture) instead of scratch")
+    train.add_argument("--init", nargs="+", metavar="CHECKPOINT",
+                       help="start from this checkpoint's weights (same architecture) instead of scratch; "
+                            "several: from the average of their weights")
     train.add_argument("--no-masking", action="store_true", help="the paper's ablation: heads see unmasked maps")
     train.add_argument("--no-augment", action="store_true")
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir exactly")

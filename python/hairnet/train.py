@@ -34,7 +34,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from .checkpoint import atomic_save, load_checkpoint, save_checkpoint
+from .checkpoint import atomic_save, load_checkpoint, load_weight_average, save_checkpoint
 from .contract import ATTRIBUTES, DEFAULT_CROP, HAIR_COLORS, CropRule
 from .data import DATASET_FOLDERS
 from .data.augment import Jitter, augment
@@ -80,7 +80,9 @@ class TrainConfig:
     masking: bool = True
     augment: bool = True
     jitter: dict = field(default_factory=dict)  # overrides of augment.Jitter: scale, shift, rotation half-ranges
-    init_checkpoint: str = ""  # start from these weights (a checkpoint of the same config) instead of scratch
+    # Start from these weights (a checkpoint of the same config) instead of scratch; a list of
+    # checkpoints starts from the average of their weights (checkpoint.load_weight_average).
+    init_checkpoint: str | tuple[str, ...] = ""
     schedule: str = "cosine"  # per stage: "cosine" decays to 5 % of the stage's lr, "constant" keeps it
     ema_decay: float = 0.0  # 0: off; else validate and ship an exponential moving average of the weights
     seed: int = 0
@@ -415,10 +417,11 @@ class Trainer:
             raise HairNetError(f"{path}: does not continue this run's configuration "
                                f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
 
-    def _initialise(self, path: Path) -> None:
-        start, _ = load_checkpoint(path)
+    def _initialise(self, paths: str | tuple[str, ...]) -> None:
+        paths = [Path(p) for p in ([paths] if isinstance(paths, str) else paths)]
+        start = load_weight_average(paths) if len(paths) > 1 else load_checkpoint(paths[0])[0]
         if start.config.to_dict() != {**self.model.config.to_dict(), "masking": start.config.masking}:
-            raise HairNetError(f"{path}: config {start.config.to_dict()} does not match this run's "
+            raise HairNetError(f"{', '.join(map(str, paths))}: config {start.config.to_dict()} does not match this run's "
                                f"{self.model.config.to_dict()}")
         self.model.load_state_dict(start.state_dict())
 
@@ -430,7 +433,7 @@ class Trainer:
         elif (self.run_dir / "state.pt").exists():
             raise HairNetError(f"{self.run_dir}: run folder already holds a run; pass --resume or choose another")
         elif self.config.init_checkpoint:
-            self._initialise(Path(self.config.init_checkpoint))
+            self._initialise(self.config.init_checkpoint)
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
         def stop(signum, _frame):
