@@ -58,7 +58,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = {
         "run_dir": args.run_dir, "data_root": args.data_root, "cache_dir": args.cache_dir,
         "batch_size": args.batch_size, "workers": args.workers, "width_multiplier": args.width,
-        "seed": args.seed, "threads": args.threads, "init_checkpoint": (args.init[0] if len(args.init) == 1 else tuple(args.init)) if args.init else None,
+        "seed": args.seed, "threads": args.threads,
+        "init_checkpoint": (args.init[0] if len(args.init) == 1 else tuple(args.init)) if args.init else None,
         "stages": tuple(int(s) for s in args.stages.split(",")) if args.stages else None,
         "epochs": {**config.epochs, **args.epochs} if args.epochs else None,
         "lr": {**config.lr, **args.lr} if args.lr else None,
