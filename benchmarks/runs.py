@@ -22,6 +22,7 @@ from pathlib import Path
 from hairnet.checkpoint import load_checkpoint
 from hairnet.contract import ATTRIBUTES, DEFAULT_CROP
 from hairnet.files import write_file
+from hairnet.losses import LossWeights
 
 FIGURES = [("val_hair_iou", "hair IoU"), ("val_raw_hair_iou", "hair IoU, raw weights"), ("val_skin_iou", "skin IoU"), ("val_color_accuracy", "colour acc.")] + [
     (f"val_{name}_balanced_accuracy", f"{name} bal.") for name in ATTRIBUTES]
@@ -43,6 +44,11 @@ def describe(config: dict) -> str:
         starts = [starts] if isinstance(starts, str) else starts
         parts.append(("init " if len(starts) == 1 else "init average of ")
                      + ", ".join(f"{Path(p).parent.name}/{Path(p).name}" for p in starts))
+    default_weights = LossWeights().as_dict()
+    changed = {task: weight for task, weight in config.get("loss_weights", default_weights).items()
+               if weight != default_weights.get(task)}
+    if changed:
+        parts.append("λ " + ", ".join(f"{task} {weight:g}" for task, weight in changed.items()))
     for key, default in DEFAULTS.items():
         value = config.get(key, default)
         if (list(value) if isinstance(value, tuple) else value) != default:
