@@ -25,17 +25,17 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from hairnet.checkpoint import read_checkpoint
 from hairnet.data.augment import Jitter, augment
-from hairnet.ema import WeightAverage
 from hairnet.errors import HairNetError
 from hairnet.losses import LossWeights, multitask_loss
 from hairnet.model import HairNet, HairNetConfig
-from hairnet.train import TrainConfig, hardware_name, to_model_input
+from hairnet.train import TrainConfig, hardware_name, stage_setup, to_model_input
 
 PHASES = ("transfer", "augment", "step", "ema")
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "hairnet.pt"
@@ -64,14 +64,11 @@ def measure(config: TrainConfig, stage: int, batch_size: int, steps: int, device
     """Mean seconds per step of each phase."""
     torch.manual_seed(0)
     model = HairNet(HairNetConfig(width_multiplier=config.width_multiplier, masking=config.masking)).to(device).train()
-    if stage == 2:
-        for module in (model.backbone, model.decoder):
-            module.requires_grad_(False)
-            module.eval()
-    weights = LossWeights(color=0, straight=0, wavy=0, bangs=0, bald=0) if stage == 1 else \
-        LossWeights(segmentation=0) if stage == 2 else LossWeights()
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4, betas=(0.9, 0.99))
-    average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
+    # A stage the run did not train (v19 trained only 2 and 3) is timed at the default learning rate.
+    setup = stage_setup(model, stage, replace(config, lr={**TrainConfig().lr, **config.lr}),
+                        LossWeights(**config.loss_weights))
+    for module in setup.frozen:
+        module.eval()
     jitter = Jitter(**config.jitter)
     generator = torch.Generator().manual_seed(0)
     cpu_batch = synthetic_batch(batch_size, generator)
@@ -93,14 +90,15 @@ def measure(config: TrainConfig, stage: int, batch_size: int, steps: int, device
         start = lap("transfer", start, counted)
         images, batch["seg"] = augment(to_model_input(batch["images"]), batch["seg"].float(), generator, jitter)
         start = lap("augment", start, counted)
-        loss, _ = multitask_loss(model.logits(images), batch, weights, soft_iou=config.soft_iou, lovasz=config.lovasz)
-        optimizer.zero_grad(set_to_none=True)
+        loss, _ = multitask_loss(model.logits(images), batch, setup.weights, soft_iou=config.soft_iou,
+                                 lovasz=config.lovasz)
+        setup.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        setup.optimizer.step()
         float(loss.detach())  # the trainer logs it every step
         start = lap("step", start, counted)
-        if average:
-            average.update(model)
+        if setup.ema:
+            setup.ema.update(model)
         lap("ema", start, counted)
     return {phase: seconds / steps for phase, seconds in totals.items()}
 

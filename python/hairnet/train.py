@@ -166,6 +166,30 @@ def hardware_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
 
 
+@dataclass
+class StageSetup:
+    optimizer: torch.optim.Optimizer
+    frozen: list[nn.Module]  # kept in eval mode while the stage trains, so their BatchNorm keeps its statistics
+    ema: WeightAverage | None
+    weights: LossWeights  # the run's λ with the tasks this stage does not train set to 0
+
+
+def stage_setup(model: HairNet, stage: int, config: TrainConfig, weights: LossWeights) -> StageSetup:
+    """The paper's schedule (§4.2) for one stage: stage 1 trains backbone and decoder on segmentation,
+    stage 2 freezes them and trains the heads, stage 3 trains everything on every loss; Adam β=(0.9, 0.99)."""
+    frozen = [model.backbone, model.decoder] if stage == 2 else []
+    for module in (model.backbone, model.decoder, model.color_head, model.attribute_heads):
+        module.requires_grad_(module not in frozen)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return StageSetup(
+        optimizer=torch.optim.Adam(trainable, lr=float(config.lr[str(stage)]), betas=(0.9, 0.99)),
+        frozen=frozen,
+        ema=WeightAverage(model, config.ema_decay) if config.ema_decay else None,
+        weights=LossWeights(**{**weights.as_dict(), **(
+            {n: 0.0 for n in ("color",) + ATTRIBUTES} if stage == 1 else
+            {"segmentation": 0.0} if stage == 2 else {})}))
+
+
 def to_model_input(images: torch.Tensor) -> torch.Tensor:
     """uint8 N×H×W×3 → float N×3×H×W in [-1, 1] (the contract's x/127.5 − 1)."""
     return images.permute(0, 3, 1, 2).float() / 127.5 - 1.0
@@ -246,17 +270,8 @@ class Trainer:
 
     # ---- optimisation ---------------------------------------------------------------------
     def _configure_stage(self, stage: int) -> None:
-        model = self.model
-        frozen = [model.backbone, model.decoder] if stage == 2 else []
-        for module in (model.backbone, model.decoder, model.color_head, model.attribute_heads):
-            module.requires_grad_(module not in frozen)
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(trainable, lr=float(self.config.lr[str(stage)]), betas=(0.9, 0.99))
-        self.frozen = frozen
-        self.ema = WeightAverage(model, self.config.ema_decay) if self.config.ema_decay else None
-        self.stage_weights = LossWeights(**{**self.weights.as_dict(), **(
-            {n: 0.0 for n in ("color",) + ATTRIBUTES} if stage == 1 else
-            {"segmentation": 0.0} if stage == 2 else {})})
+        setup = stage_setup(self.model, stage, self.config, self.weights)
+        self.optimizer, self.frozen, self.ema, self.stage_weights = setup.optimizer, setup.frozen, setup.ema, setup.weights
 
     def _set_lr(self, stage: int, progress: float) -> None:
         """A function of the position in the stage alone, so a resumed run gets the same values."""
