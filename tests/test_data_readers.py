@@ -85,6 +85,24 @@ def test_color_known_only_with_exactly_one_color(tmp_path, colors, expected):
     assert attributes.tolist() == [0, 0, 0, 1]
 
 
+def test_draws_repeat_an_image_by_the_largest_count_among_its_attributes(tmp_path):
+    path = write_attr_file(tmp_path / "a.txt", [attr_row("1.jpg", Bangs=1), attr_row("2.jpg", Bald=1, Bangs=1),
+                                                 attr_row("3.jpg"), attr_row("4.jpg", Bald=1)])
+    draws = read_attribute_table(path).draws(["4", "3", "2", "1"], {"Bald": 5, "Bangs": 2})
+    assert draws.tolist() == [5, 1, 5, 2]
+
+
+@pytest.mark.parametrize("stems, repeats, expected", [
+    (["1"], {"Wearing_Hat": 3}, "no attribute Wearing_Hat"),
+    (["1", "9"], {"Bald": 3}, "no row for 1 image.*'9'"),
+])
+def test_draws_name_the_file_and_what_it_lacks(tmp_path, stems, repeats, expected):
+    path = write_attr_file(tmp_path / "a.txt", [attr_row("1.jpg")])
+    with pytest.raises(DataError, match=expected) as raised:
+        read_attribute_table(path).draws(stems, repeats)
+    assert str(path) in str(raised.value)
+
+
 # --- CelebAMask-HQ ---------------------------------------------------------------------------
 
 def make_celebamask(base: Path, parts_by_id: dict[int, list[str]], splits: dict | None) -> Path:

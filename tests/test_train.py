@@ -262,6 +262,29 @@ def test_without_set_repeats_an_epoch_draws_as_before(config):
     assert drawn.tolist() == torch.randperm(len(pool), generator=trainer.generator).numpy().tolist()
 
 
+def test_attribute_repeats_draw_images_with_the_attribute_more_often_in_training_only(config, tmp_path):
+    # celeba-attrs' caches hold s0…s7; CelebA's attribute file says s2 and s5 wear a hat
+    names = ["Bald", "Bangs", "Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair", "Straight_Hair", "Wavy_Hair",
+             "Wearing_Hat"]
+    rows = [f"s{i}.jpg " + " ".join("1" if name == "Wearing_Hat" and i in (2, 5) else "-1" for name in names)
+            for i in range(8)]
+    attribute_file = Path(config.data_root) / "CelebA" / "Anno" / "list_attr_celeba.txt"
+    attribute_file.parent.mkdir(parents=True)
+    attribute_file.write_text("\n".join(["8", " ".join(names), *rows]) + "\n")
+    trainer = Trainer(replace(config, attribute_repeats={"Wearing_Hat": 4}, set_repeats={"celeba-attrs": 2}))
+    train, val = trainer._stage_pool(3, "train"), trainer._stage_pool(3, "val")
+    # stage 3 pools figaro1k (8 images, no attribute file: once each), then celeba-attrs (twice over)
+    hats = [4 * 2 if i in (2, 5) else 2 for i in range(8)]
+    assert np.bincount(train.population, minlength=16).tolist() == [1] * 8 + hats
+    assert np.bincount(val.population).tolist() == [1] * len(val)
+    color, _ = train.labels()  # class balancing sees the hats as often as training does
+    assert len(color) == len(train.population)
+    with pytest.raises(HairNetError, match=r"attribute_repeats\['Wearing_Hat'\].*0"):
+        Trainer(replace(config, attribute_repeats={"Wearing_Hat": 0}))
+    with pytest.raises(Exception, match="no attribute Beret"):
+        Trainer(replace(config, attribute_repeats={"Beret": 2}))._stage_pool(2, "train")
+
+
 @pytest.mark.parametrize("repeats, named", [({"lfw-parts": 2}, "'lfw-parts'"), ({"figaro1k": 0}, "figaro1k"),
                                             ({"figaro1k": 1.5}, "1.5")])
 def test_set_repeats_that_name_no_training_set_or_no_whole_count_are_refused(config, repeats, named):

@@ -36,7 +36,8 @@ from tqdm import tqdm
 
 from .checkpoint import atomic_save, load_weight_average, save_checkpoint
 from .contract import ATTRIBUTES, DEFAULT_CROP, HAIR_COLORS, CropRule
-from .data import DATASET_FOLDERS
+from .data import DATASET_FOLDERS, READERS
+from .data.attributes import read_attribute_table
 from .data.augment import Jitter, augment
 from .data.cache import build_cache, load_cache
 from .ema import WeightAverage
@@ -71,6 +72,11 @@ class TrainConfig:
     # per pass over the pool, so that a large set does not crowd out a small one (e.g. Figaro-1k's
     # whole-photo framings beside thousands of pseudo-labelled face crops). Validation is never repeated.
     set_repeats: dict = field(default_factory=dict)
+    # CelebA attribute name (as in its 40-attribute files) → how many times a training image that has
+    # it is drawn per pass, in the sets with such a file (CelebAMask-HQ, CelebA-HQ attributes, the
+    # CelebA pool): hats are 3 % of CelebAMask-HQ and read as hair. On top of set_repeats; never
+    # applied to pseudo-label sets, whose labels are the teacher's and weakest on such rare cases.
+    attribute_repeats: dict = field(default_factory=dict)
     loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())
     soft_iou: float = 0.0  # weight of the soft-Jaccard term added to the segmentation BCE
     lovasz: float = 0.0  # weight of the Lovász-hinge term added to the segmentation BCE
@@ -114,15 +120,18 @@ def _settings(kind: type, name: str, values: dict):
 class Pool:
     """The cached crops of several datasets, concatenated, indexed without copying.
 
-    `population` is what an epoch draws from: each index of cache i `repeats[i]` times (default once).
+    `population` is what an epoch draws from: each image j of cache i `draws[i][j]` times (default
+    once), and that sequence `repeats[i]` times (default once).
     """
 
-    def __init__(self, caches: list, repeats: list[int] | None = None) -> None:
+    def __init__(self, caches: list, repeats: list[int] | None = None,
+                 draws: list[np.ndarray | None] | None = None) -> None:
         self.caches = caches
         self.offsets = np.cumsum([0] + [len(c.stems) for c in caches])
         self.population = np.concatenate(
-            [np.tile(np.arange(lo, hi), r) for lo, hi, r in
-             zip(self.offsets[:-1], self.offsets[1:], repeats or [1] * len(caches))] or [np.arange(0)])
+            [np.tile(np.arange(lo, hi) if d is None else np.repeat(np.arange(lo, hi), d), r) for lo, hi, r, d in
+             zip(self.offsets[:-1], self.offsets[1:], repeats or [1] * len(caches), draws or [None] * len(caches))]
+            or [np.arange(0)])
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -218,6 +227,9 @@ class Trainer:
                 raise HairNetError(f"set_repeats: {name!r} is not one of this run's training sets {sorted(sets)}")
             if not isinstance(times, int) or isinstance(times, bool) or times < 1:
                 raise HairNetError(f"set_repeats[{name!r}] must be a whole number ≥ 1, got {times!r}")
+        for name, times in config.attribute_repeats.items():
+            if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+                raise HairNetError(f"attribute_repeats[{name!r}] must be a whole number ≥ 1, got {times!r}")
         if config.threads:
             torch.set_num_threads(config.threads)
         # Logged with each epoch, so a run table can say what its images/s were measured on.
@@ -255,8 +267,18 @@ class Trainer:
         if split == "train" and stage != 2:
             named += [(name, self._pseudo_cache(name)) for name in self.config.pseudo_label_sets]
         named = [(name, cache) for name, cache in named if len(cache)]
-        repeats = [self.config.set_repeats.get(name, 1) if split == "train" else 1 for name, _ in named]
-        return Pool([cache for _, cache in named], repeats)
+        if split != "train":
+            return Pool([cache for _, cache in named])
+        repeats = [self.config.set_repeats.get(name, 1) for name, _ in named]
+        return Pool([cache for _, cache in named], repeats, [self._attribute_draws(name, cache) for name, cache in named])
+
+    def _attribute_draws(self, name: str, cache) -> np.ndarray | None:
+        """Per-image draws for `attribute_repeats`, or None where they do not apply."""
+        reader = READERS.get(name)
+        if not self.config.attribute_repeats or reader is None or not reader.attribute_file:
+            return None
+        table = read_attribute_table(Path(self.config.data_root) / DATASET_FOLDERS[name] / reader.attribute_file)
+        return table.draws(list(cache.stems), self.config.attribute_repeats)
 
     def _pseudo_cache(self, name: str):
         path = Path(self.config.cache_dir) / name

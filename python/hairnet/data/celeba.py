@@ -47,9 +47,10 @@ def file_names(folder: Path) -> set[str]:
 class CelebA(Reader):
     dataset = "celeba-attrs"
     splits_key = "CelebA"
+    attribute_file = "Anno/list_attr_celeba.txt"
 
     def _list_items(self) -> list[Item]:
-        table = read_attribute_table(self.root / "Anno" / "list_attr_celeba.txt")
+        table = read_attribute_table(self.root / self.attribute_file)
         stems, self.split_source = self._listed() or split_from_partition(
             self.root / "Eval" / "list_eval_partition.txt", self.split)
         folder = self.root / "img_align_celeba"

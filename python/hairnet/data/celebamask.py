@@ -78,9 +78,10 @@ def scan_masks(folder: Path) -> dict[str, dict[str, Path]]:
 class CelebAMaskHQ(Reader):
     dataset = "celebamask-hq"
     splits_key = "CelebAMask-HQ"
+    attribute_file = ATTRIBUTE_FILE
 
     def _list_items(self) -> list[Item]:
-        table = read_attribute_table(self.root / ATTRIBUTE_FILE)
+        table = read_attribute_table(self.root / self.attribute_file)
         masks = self._scan_annotated_parts()
         stems, self.split_source = self._listed() or self._official_split()
         folder = self.root / IMAGE_FOLDER

@@ -72,6 +72,7 @@ class Reader:
 
     dataset = ""  # the registry name, e.g. "figaro1k"
     splits_key = ""  # the dataset's entry in splits.json, e.g. "Figaro1k"
+    attribute_file = ""  # CelebA's 40-attribute file under root, where every image has a row
 
     def __init__(self, root: Path, split: str):
         if split not in SPLITS:
