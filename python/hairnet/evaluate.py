@@ -40,6 +40,15 @@ def _ground_truth(hair: np.ndarray | None, skin: np.ndarray | None) -> np.ndarra
     return labels
 
 
+def analysed(model, reader, items: list, rule, flip: bool, failures: list):
+    """(item, sample, face found, analysis) for each item that decodes, framed and run as `predict`
+    runs a photo; one that fails to decode is recorded in `failures` and skipped."""
+    for item, sample in reader.loaded(items, failures):
+        box, face_found = frame(sample.image, rule)
+        (analysis,) = analyze_crops(model, sample.image, [box], flip, source=str(item.image_path))
+        yield item, sample, face_found, analysis
+
+
 def evaluate(
     checkpoint: Path,
     dataset: str,
@@ -64,11 +73,9 @@ def evaluate(
     per_image, fallbacks, failures = [], 0, []
     segmented = both_known = 0
     start = time.time()
-    for item, sample in tqdm(reader.loaded(items, failures), total=len(items), desc=f"evaluate {dataset}/{split}",
-                             leave=False):
-        box, face_found = frame(sample.image, rule)
+    for item, sample, face_found, analysis in tqdm(analysed(model, reader, items, rule, flip, failures),
+                                                   total=len(items), desc=f"evaluate {dataset}/{split}", leave=False):
         fallbacks += not face_found
-        (analysis,) = analyze_crops(model, sample.image, [box], flip, source=str(item.image_path))
         color.update(np.array([analysis.hair_color.argmax()]), np.array([sample.color]))
         for index, name in enumerate(ATTRIBUTES):
             attributes[name].update(np.array([analysis.attributes[index] > 0.5]), sample.attributes[index : index + 1])
@@ -187,10 +194,8 @@ def write_report(report_dir: Path, result: dict, per_image: list, reader, rule, 
     chosen = [("worst", p) for p in ranked[:4]] + [("best", p) for p in ranked[-4:]]
     by_stem = {item.stem: item for item in reader.items}
     lines = [markdown_table(result), "| case | image | hair IoU | overlay |", "|---|---|---|---|"]
-    for kind, entry in chosen:
-        sample = reader.load(by_stem[entry["stem"]])
-        box, _ = frame(sample.image, rule)
-        (analysis,) = analyze_crops(model, sample.image, [box], flip, source=str(entry["path"]))
+    shown = analysed(model, reader, [by_stem[entry["stem"]] for _, entry in chosen], rule, flip, [])
+    for (kind, entry), (_, sample, _, analysis) in zip(chosen, shown):
         predicted = analysis.labels(*sample.image.size)
         truth = _ground_truth(sample.hair, sample.skin)
         pair = Image.new("RGB", (sample.image.width * 2, sample.image.height))

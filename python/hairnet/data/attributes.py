@@ -42,20 +42,23 @@ class AttributeTable:
         attributes = (row[[self.names.index(a) for a in ATTRIBUTE_COLUMNS]] == 1).astype(np.int8)
         return color, attributes
 
-    def draws(self, stems: list[str], repeats: dict[str, int]) -> np.ndarray:
-        """Per image, how often a pass over the set draws it: the largest `repeats[name]` among the
-        attributes the image has (1 with none), so that a rare case, such as a hat, is seen more often."""
-        unknown = sorted(set(repeats) - set(self.names))
-        if unknown:
-            raise DataError(f"{self.path}: no attribute {', '.join(unknown)} (it has {', '.join(self.names)})")
+    def has(self, stems: list[str], name: str) -> np.ndarray:
+        """Per image, whether its row says 1 for the attribute; a name or an image the file lacks is an error."""
+        if name not in self.names:
+            raise DataError(f"{self.path}: no attribute {name} (it has {', '.join(self.names)})")
         missing = [stem for stem in stems if stem not in self.rows]
         if missing:
             raise DataError(f"{self.path}: no row for {len(missing)} image(s), e.g. {missing[0]!r}")
+        column = self.names.index(name)
+        return np.array([self.rows[stem][column] == 1 for stem in stems], dtype=bool)
+
+    def draws(self, stems: list[str], repeats: dict[str, int]) -> np.ndarray:
+        """Per image, how often a pass over the set draws it: the largest `repeats[name]` among the
+        attributes the image has (1 with none), so that a rare case, such as a hat, is seen more often."""
         counts = np.ones(len(stems), dtype=np.int64)
         for name, times in repeats.items():
-            column = self.names.index(name)
-            has = np.array([self.rows[stem][column] == 1 for stem in stems], dtype=bool)
-            counts[has] = np.maximum(counts[has], times)
+            chosen = self.has(stems, name)
+            counts[chosen] = np.maximum(counts[chosen], times)
         return counts
 
 
