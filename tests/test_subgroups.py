@@ -39,3 +39,21 @@ def test_an_unknown_attribute_is_refused_before_any_photo_is_evaluated(tmp_path,
     with pytest.raises(DataError, match="no attribute Wearing_Hat"):
         subgroups.main(["--checkpoint", str(tmp_path / "unused.pt"), "--data", str(tmp_path),
                         "--attributes", "Wearing_Hat", "--out", str(tmp_path / "out")])
+
+
+def test_mediapipe_joins_the_table_scored_on_the_same_photos(tmp_path):
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed (extra 'peers')")
+    from hairnet.peers import MEDIAPIPE_FILE, peers_dir
+
+    if not (peers_dir() / MEDIAPIPE_FILE).is_file():
+        pytest.skip(f"{peers_dir() / MEDIAPIPE_FILE} not present (set HAIRNET_PEERS_DIR)")
+    make_celebamask(tmp_path, {0: ["hair"], 2: ["hair"]}, {"train": [], "val": ["0", "1", "2"], "test": []})
+    everywhere = _constant_model(tmp_path / "everywhere.pt", 20.0)
+    result = subgroups.main(["--checkpoint", str(everywhere), "--peer", "--data", str(tmp_path),
+                             "--attributes", "Bald", "--out", str(tmp_path / "out")])
+    assert result["models"] == [str(everywhere), "MediaPipe"]
+    mediapipe = result["groups"]["MediaPipe"]
+    assert mediapipe["all"]["images"] == 3 and mediapipe["Bald"]["with"]["images"] == 1
+    # Random noise photos: whatever MediaPipe finds, photo 1 has no true hair, so its IoU there is 0 or none.
+    assert mediapipe["Bald"]["with"]["hair_iou"] in (0.0, None)
+    assert "| MediaPipe: with | MediaPipe: without |" in (tmp_path / "out" / "subgroups.md").read_text()
