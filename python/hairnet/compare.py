@@ -18,10 +18,9 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint
 from .contract import LABEL_HAIR
 from .data import open_dataset
-from .data.faces import frame
 from .errors import DataError
-from .evaluate import _fmt, _ground_truth, _json_safe
-from .inference import analyze_crops, overlay
+from .evaluate import _fmt, _ground_truth, _json_safe, analyse_photo
+from .inference import overlay
 from .metrics import ConfusionMatrix
 from .peers import HAIR_THRESHOLD, MediaPipeHair
 from .files import png_bytes, write_file
@@ -67,8 +66,7 @@ class Scores:
 
 def predict_both(model, rule, peer: MediaPipeHair, image: Image.Image) -> tuple[np.ndarray, np.ndarray, bool]:
     """(HairNet's full-size label map, MediaPipe's hair mask, whether a face was found)."""
-    box, face_found = frame(image, rule)
-    (analysis,) = analyze_crops(model, image, [box])
+    analysis, face_found = analyse_photo(model, image, rule)
     mediapipe_hair = peer.hair_probability(np.asarray(image)) > HAIR_THRESHOLD
     return analysis.labels(*image.size), mediapipe_hair, face_found
 

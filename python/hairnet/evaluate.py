@@ -20,7 +20,7 @@ from .contract import ATTRIBUTES, HAIR_COLORS, LABEL_HAIR, LABEL_SKIN
 from .data import open_dataset
 from .data.faces import frame
 from .files import png_bytes, write_file
-from .inference import analyze_crops, overlay
+from .inference import CropAnalysis, analyze_crops, overlay
 from .metrics import BinaryCounts, ColorCounts, ConfusionMatrix
 
 # Paper (Borza et al., IJCB 2020), Tables 1 and 2, for reports side by side.
@@ -40,12 +40,19 @@ def _ground_truth(hair: np.ndarray | None, skin: np.ndarray | None) -> np.ndarra
     return labels
 
 
+def analyse_photo(model, image, rule, flip: bool = False, source: str = "input") -> tuple[CropAnalysis, bool]:
+    """(analysis, face found): the photo framed as evaluation frames it (the head crop, or the padded
+    whole photo when no face is found) and run through the model."""
+    box, face_found = frame(image, rule)
+    (analysis,) = analyze_crops(model, image, [box], flip, source=source)
+    return analysis, face_found
+
+
 def analysed(model, reader, items: list, rule, flip: bool, failures: list):
-    """(item, sample, face found, analysis) for each item that decodes, framed and run as `predict`
-    runs a photo; one that fails to decode is recorded in `failures` and skipped."""
+    """(item, sample, face found, analysis) for each item that decodes (`analyse_photo`); one that
+    fails to decode is recorded in `failures` and skipped."""
     for item, sample in reader.loaded(items, failures):
-        box, face_found = frame(sample.image, rule)
-        (analysis,) = analyze_crops(model, sample.image, [box], flip, source=str(item.image_path))
+        analysis, face_found = analyse_photo(model, sample.image, rule, flip, str(item.image_path))
         yield item, sample, face_found, analysis
 
 
