@@ -222,14 +222,13 @@ class Trainer:
         if unknown:
             raise HairNetError(f"unknown dataset(s) {sorted(unknown)}; known: {', '.join(DATASET_FOLDERS)}")
         sets = {*config.segmentation_sets, *config.attribute_sets, *config.pseudo_label_sets}
-        for name, times in config.set_repeats.items():
-            if name not in sets:
-                raise HairNetError(f"set_repeats: {name!r} is not one of this run's training sets {sorted(sets)}")
-            if not isinstance(times, int) or isinstance(times, bool) or times < 1:
-                raise HairNetError(f"set_repeats[{name!r}] must be a whole number ≥ 1, got {times!r}")
-        for name, times in config.attribute_repeats.items():
-            if not isinstance(times, int) or isinstance(times, bool) or times < 1:
-                raise HairNetError(f"attribute_repeats[{name!r}] must be a whole number ≥ 1, got {times!r}")
+        unknown = sorted(set(config.set_repeats) - sets)
+        if unknown:
+            raise HairNetError(f"set_repeats: {unknown[0]!r} is not one of this run's training sets {sorted(sets)}")
+        for field_name in ("set_repeats", "attribute_repeats"):
+            for name, times in getattr(config, field_name).items():
+                if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+                    raise HairNetError(f"{field_name}[{name!r}] must be a whole number ≥ 1, got {times!r}")
         if config.threads:
             torch.set_num_threads(config.threads)
         # Logged with each epoch, so a run table can say what its images/s were measured on.
