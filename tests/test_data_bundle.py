@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from hairnet.contract import DEFAULT_CROP
-from hairnet.data.bundle import EXACT, main, pack, unpack
-from hairnet.data.cache import load_cache
+from hairnet.data.bundle import main, pack, unpack
+from hairnet.data.cache import LABEL_ARRAYS, load_cache
 from hairnet.errors import DataError, OutputError
 from hairnet.train import Trainer
 from test_train import _write_cache, config  # noqa: F401  (the tiny synthetic caches and run config)
@@ -40,7 +40,7 @@ def test_round_trip_keeps_labels_exactly_and_crops_within_jpeg_error(config, tmp
         before, after = load_cache(source / folder.name), load_cache(folder, DEFAULT_CROP)
         assert after.stems == before.stems
         np.testing.assert_array_equal(after.seg, before.seg)
-        for name in EXACT:
+        for name in LABEL_ARRAYS:
             np.testing.assert_array_equal(getattr(after, name), getattr(before, name))
             assert getattr(after, name).dtype == getattr(before, name).dtype
         # Exactly a JPEG round trip of each crop at the bundle's quality, without chroma subsampling.
@@ -107,6 +107,8 @@ def test_bad_input_is_refused_by_name(config, tmp_path):
         pack(source, tmp_path / "b.npz", limits={"figaro-train": 2}, log=_quiet)
     with pytest.raises(DataError, match="no crop caches here"):
         pack(tmp_path / "empty", tmp_path / "b.npz", log=_quiet)
+    with pytest.raises(DataError, match="is one crop cache.*--only figaro1k-val"):
+        pack(source / "figaro1k-val", tmp_path / "b.npz", log=_quiet)
     with pytest.raises(ValueError, match="quality"):
         pack(source, tmp_path / "b.npz", quality=0, log=_quiet)
     assert not (tmp_path / "b.npz").exists()
@@ -120,6 +122,24 @@ def test_bad_input_is_refused_by_name(config, tmp_path):
             unpack(tmp_path / name, tmp_path / "out", log=_quiet)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
+    # A manifest that does not describe its caches.
+    with np.load(tmp_path / "b.npz") as data:
+        arrays = {key: data[key] for key in data.files}
+    manifest = json.loads(bytes(arrays["manifest"]).decode())
+    del manifest["caches"]["figaro1k-val"]["stems"]
+    arrays["manifest"] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
+    np.savez_compressed(tmp_path / "no-stems.npz", **arrays)
+    with pytest.raises(DataError, match="no-stems.npz: its manifest does not list caches"):
+        unpack(tmp_path / "no-stems.npz", tmp_path / "out", log=_quiet)
+
+    # An array of another shape: the cache and the array are named.
+    with np.load(tmp_path / "b.npz") as data:
+        arrays = {key: data[key] for key in data.files}
+    arrays["figaro1k-val.seg_known"] = arrays["figaro1k-val.seg_known"][:, :1]
+    np.savez_compressed(tmp_path / "narrow.npz", **arrays)
+    with pytest.raises(DataError, match=r"cache figaro1k-val: 4 stems but arrays \{'seg_known': 'bool\[4, 1\]'\}"):
+        unpack(tmp_path / "narrow.npz", tmp_path / "out", log=_quiet)
+
     # An array missing from the bundle: the cache it belongs to is named, and nothing of it is written.
     with np.load(tmp_path / "b.npz") as data:
         arrays = {key: data[key] for key in data.files if key != "figaro1k-val.attrs"}
@@ -127,6 +147,20 @@ def test_bad_input_is_refused_by_name(config, tmp_path):
     with pytest.raises(DataError, match="cache figaro1k-val: incomplete"):
         unpack(tmp_path / "partial.npz", tmp_path / "out", log=_quiet)
     assert not (tmp_path / "out" / "figaro1k-val").exists()
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", ".hidden", "/abs"])
+def test_a_cache_name_that_is_a_path_is_refused(config, tmp_path, name):
+    pack(Path(config.cache_dir), tmp_path / "b.npz", only=["figaro1k-val"], log=_quiet)
+    with np.load(tmp_path / "b.npz") as data:
+        arrays = {key.replace("figaro1k-val.", f"{name}."): data[key] for key in data.files}
+    manifest = json.loads(bytes(arrays["manifest"]).decode())
+    manifest["caches"] = {name: manifest["caches"]["figaro1k-val"]}
+    arrays["manifest"] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
+    np.savez_compressed(tmp_path / "hostile.npz", **arrays)
+    with pytest.raises(DataError, match="not a plain folder name"):
+        unpack(tmp_path / "hostile.npz", tmp_path / "out" / "inner", log=_quiet)
+    assert not (tmp_path / "out").exists()
 
 
 def test_command_line(config, tmp_path, capsys):

@@ -33,19 +33,20 @@ from PIL import Image
 from ..contract import INPUT_SIZE
 from ..errors import DataError, HairNetError, OutputError
 from ..files import make_folder
-from .cache import ARRAYS, CACHE_VERSION, load_cache, staged_folder, write_meta
+from .cache import CACHE_VERSION, LABEL_ARRAYS, load_cache, staged_folder, write_meta
 from .samples import known_counts
 
 BUNDLE_VERSION = 1
 DEFAULT_QUALITY = 90
 MANIFEST = "manifest"
-# The arrays kept exactly as the cache holds them; images and seg are encoded.
-EXACT = tuple(name for name in ARRAYS if name not in ("images", "seg"))
 
 
 def cache_folders(root: Path) -> list[Path]:
     """The crop caches directly under `root` (folders with a meta.json), by name."""
-    folders = sorted(p for p in Path(root).iterdir() if (p / "meta.json").is_file()) if Path(root).is_dir() else []
+    root = Path(root)
+    if (root / "meta.json").is_file():
+        raise DataError(f"{root}: is one crop cache; pack the folder holding it, with --only {root.name}")
+    folders = sorted(p for p in root.iterdir() if (p / "meta.json").is_file()) if root.is_dir() else []
     if not folders:
         raise DataError(f"{root}: no crop caches here (folders holding meta.json); build them with python -m hairnet.data.cache")
     return folders
@@ -88,7 +89,7 @@ def pack(root: Path, out: Path, only: list[str] | None = None, limits: dict[str,
         arrays[f"{folder.name}.jpeg"] = np.frombuffer(b"".join(encoded), np.uint8)
         arrays[f"{folder.name}.jpeg_ends"] = np.cumsum([len(e) for e in encoded], dtype=np.int64)
         arrays[f"{folder.name}.seg_bits"] = np.packbits(np.asarray(cache.seg[rows]).astype(bool), axis=-1)
-        for name in EXACT:
+        for name in LABEL_ARRAYS:
             arrays[f"{folder.name}.{name}"] = np.asarray(getattr(cache, name)[rows])
         meta = {key: value for key, value in cache.meta.items() if key != "version"}
         manifest["caches"][folder.name] = {"meta": meta, "stems": [cache.stems[i] for i in rows],
@@ -121,6 +122,12 @@ def _open(bundle: Path) -> tuple[np.lib.npyio.NpzFile, dict]:
     if manifest.get("version") != BUNDLE_VERSION or manifest.get("cache_version") != CACHE_VERSION:
         raise DataError(f"{bundle}: bundle version {manifest.get('version')!r} of cache version "
                         f"{manifest.get('cache_version')!r}; this code reads {BUNDLE_VERSION} of {CACHE_VERSION}")
+    caches = manifest.get("caches")
+    entry_keys = {"meta": dict, "stems": list, "of": int, "jpeg_mean_abs_error": (int, float)}
+    if not isinstance(caches, dict) or not all(
+            isinstance(entry, dict) and all(isinstance(entry.get(key), kind) for key, kind in entry_keys.items())
+            for entry in caches.values()):
+        raise DataError(f"{bundle}: its manifest does not list caches as {{name: {{{', '.join(entry_keys)}}}}}")
     return data, manifest
 
 
@@ -146,6 +153,10 @@ def unpack(bundle: Path, out: Path, force: bool = False, log=print) -> list[Path
     """Write every cache of `bundle` as a folder under `out`; return their paths."""
     data, manifest = _open(Path(bundle))
     out = Path(out)
+    # A name from the file decides where we write: only a plain folder name, never a path out of `out`.
+    unsafe = [name for name in manifest["caches"] if Path(name).name != name or name.startswith(".") or "\\" in name]
+    if unsafe:
+        raise DataError(f"{bundle}: cache name {unsafe[0]!r} is not a plain folder name")
     clashes = [name for name in manifest["caches"] if (out / name).exists()]
     if clashes and not force:
         raise OutputError(f"{out}: already holds {', '.join(clashes)}; pass --force to replace them")
@@ -155,14 +166,16 @@ def unpack(bundle: Path, out: Path, force: bool = False, log=print) -> list[Path
         try:
             images = _decoded(data[f"{name}.jpeg"], data[f"{name}.jpeg_ends"], where)
             seg = np.unpackbits(data[f"{name}.seg_bits"], axis=-1, count=INPUT_SIZE)
-            exact = {array: data[f"{name}.{array}"] for array in EXACT}
+            exact = {array: data[f"{name}.{array}"] for array in LABEL_ARRAYS}
         except (KeyError, ValueError, zipfile.BadZipFile) as error:
             raise DataError(f"{where}: incomplete or corrupt ({error})") from None
         count = len(entry["stems"])
-        wrong = {array: values.shape for array, values in {"images": images, "seg": seg, **exact}.items()
-                 if values.shape[:1] != (count,)}
+        expected = {"images": ((INPUT_SIZE, INPUT_SIZE, 3), np.uint8), "seg": ((2, INPUT_SIZE, INPUT_SIZE), np.uint8),
+                    **{array: (shape, dtype) for array, (shape, dtype, _) in LABEL_ARRAYS.items()}}
+        wrong = {array: f"{values.dtype}{list(values.shape)}" for array, values in {"images": images, "seg": seg, **exact}.items()
+                 if values.shape != (count, *expected[array][0]) or values.dtype != expected[array][1]}
         if wrong:
-            raise DataError(f"{where}: {count} stems but arrays of other lengths {wrong}")
+            raise DataError(f"{where}: {count} stems but arrays {wrong}; expected {count} rows of the cache's layout")
         meta = {**entry["meta"], "images": count, "face_found": int(exact["face_found"].sum()),
                 "known": known_counts(exact["seg_known"][:, 1], exact["seg_known"][:, 0], exact["color"], exact["attrs"]),
                 "bundle": {"jpeg_quality": manifest["jpeg_quality"], "jpeg_mean_abs_error": entry["jpeg_mean_abs_error"],

@@ -49,6 +49,11 @@ from .faces import frame
 from .samples import SPLITS, known_counts
 
 CACHE_VERSION = 1
+# The per-image arrays beside the crops and masks: trailing shape, dtype, value before an item fills it.
+LABEL_ARRAYS = {
+    "seg_known": ((2,), np.bool_, False), "color": ((), np.int8, -1), "attrs": ((len(ATTRIBUTES),), np.int8, -1),
+    "face_found": ((), np.bool_, False), "boxes": ((3,), np.int32, 0), "image_sizes": ((2,), np.int32, 0),
+}
 MAX_WORKERS = 2
 _worker_state: tuple[Reader, CropRule] | None = None
 
@@ -145,9 +150,7 @@ def build_cache(dataset: str, root: Path, split: str, rule: CropRule = DEFAULT_C
         images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (n, INPUT_SIZE, INPUT_SIZE, 3))
         # Rows of images whose masks are unknown are never written: they stay zero (sparse on disk).
         seg = np.lib.format.open_memmap(tmp / "seg.npy", "w+", np.uint8, (n, 2, INPUT_SIZE, INPUT_SIZE))
-        small = {"seg_known": np.zeros((n, 2), bool), "color": np.full(n, -1, np.int8),
-                 "attrs": np.full((n, len(ATTRIBUTES)), -1, np.int8), "face_found": np.zeros(n, bool),
-                 "boxes": np.zeros((n, 3), np.int32), "image_sizes": np.zeros((n, 2), np.int32)}
+        small = {name: np.full((n, *shape), fill, dtype) for name, (shape, dtype, fill) in LABEL_ARRAYS.items()}
         keep, failed = [], []
         for index, result in _crop_all(reader, rule, min(workers, MAX_WORKERS)):
             if isinstance(result, str):
@@ -218,7 +221,7 @@ class CropCache:
         return len(self.stems)
 
 
-ARRAYS = ("images", "seg", "seg_known", "color", "attrs", "face_found", "boxes", "image_sizes")
+ARRAYS = ("images", "seg", *LABEL_ARRAYS)
 
 
 def load_cache(path: Path, rule: CropRule | None = None) -> CropCache:
