@@ -33,12 +33,14 @@ from PIL import Image
 from ..contract import INPUT_SIZE
 from ..errors import DataError, HairNetError, OutputError
 from ..files import make_folder
-from .cache import CACHE_VERSION, LABEL_ARRAYS, load_cache, staged_folder, write_meta
-from .samples import known_counts
+from .cache import CACHE_VERSION, LABEL_ARRAYS, label_counts, load_cache, staged_folder, write_arrays, write_meta
 
 BUNDLE_VERSION = 1
 DEFAULT_QUALITY = 90
 MANIFEST = "manifest"
+# Every array of a cache: trailing shape and dtype (cache.py's module docstring).
+LAYOUT = {"images": ((INPUT_SIZE, INPUT_SIZE, 3), np.uint8), "seg": ((2, INPUT_SIZE, INPUT_SIZE), np.uint8),
+          **{name: (shape, dtype) for name, (shape, dtype, _) in LABEL_ARRAYS.items()}}
 
 
 def cache_folders(root: Path) -> list[Path]:
@@ -170,19 +172,16 @@ def unpack(bundle: Path, out: Path, force: bool = False, log=print) -> list[Path
         except (KeyError, ValueError, zipfile.BadZipFile) as error:
             raise DataError(f"{where}: incomplete or corrupt ({error})") from None
         count = len(entry["stems"])
-        expected = {"images": ((INPUT_SIZE, INPUT_SIZE, 3), np.uint8), "seg": ((2, INPUT_SIZE, INPUT_SIZE), np.uint8),
-                    **{array: (shape, dtype) for array, (shape, dtype, _) in LABEL_ARRAYS.items()}}
-        wrong = {array: f"{values.dtype}{list(values.shape)}" for array, values in {"images": images, "seg": seg, **exact}.items()
-                 if values.shape != (count, *expected[array][0]) or values.dtype != expected[array][1]}
+        arrays = {"images": images, "seg": seg, **exact}
+        wrong = {array: f"{values.dtype}{list(values.shape)}" for array, values in arrays.items()
+                 if values.shape != (count, *LAYOUT[array][0]) or values.dtype != LAYOUT[array][1]}
         if wrong:
             raise DataError(f"{where}: {count} stems but arrays {wrong}; expected {count} rows of the cache's layout")
-        meta = {**entry["meta"], "images": count, "face_found": int(exact["face_found"].sum()),
-                "known": known_counts(exact["seg_known"][:, 1], exact["seg_known"][:, 0], exact["color"], exact["attrs"]),
+        meta = {**entry["meta"], **label_counts(exact),
                 "bundle": {"jpeg_quality": manifest["jpeg_quality"], "jpeg_mean_abs_error": entry["jpeg_mean_abs_error"],
                            "kept": count, "of": entry["of"], "seed": manifest["seed"]}}
         with staged_folder(out / name) as tmp:
-            for array, values in {"images": images, "seg": seg, **exact}.items():
-                np.save(tmp / f"{array}.npy", values)
+            write_arrays(tmp, arrays)
             (tmp / "stems.json").write_text(json.dumps(entry["stems"]) + "\n")
             write_meta(tmp, meta)
         log(f"unpacked {out / name}: {count} crops")

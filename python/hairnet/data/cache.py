@@ -108,9 +108,15 @@ def _crop_all(reader: Reader, rule: CropRule, workers: int):
         pool.shutdown(cancel_futures=True)  # an early stop (an error, a signal) leaves no work queued
 
 
-def _write(folder: Path, arrays: dict[str, np.ndarray]) -> None:
+def write_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> None:
     for name, array in arrays.items():
         np.save(folder / f"{name}.npy", array)
+
+
+def label_counts(labels: dict[str, np.ndarray]) -> dict:
+    """The meta fields a cache derives from its label arrays (LABEL_ARRAYS): images, faces found, known labels."""
+    return {"images": len(labels["face_found"]), "face_found": int(labels["face_found"].sum()),
+            "known": known_counts(labels["seg_known"][:, 1], labels["seg_known"][:, 0], labels["color"], labels["attrs"])}
 
 
 @contextmanager
@@ -184,16 +190,14 @@ def build_cache(dataset: str, root: Path, split: str, rule: CropRule = DEFAULT_C
                 del full, compact
                 os.replace(tmp / f"{name}.compact.npy", tmp / f"{name}.npy")
         small = {name: array[keep] for name, array in small.items()}
-        _write(tmp, small)
+        write_arrays(tmp, small)
         stems = [reader.items[i].stem for i in keep]
         (tmp / "stems.json").write_text(json.dumps(stems) + "\n")
         report = reader.report()
         write_meta(tmp, {
             "dataset": dataset, "split": split, "root": str(Path(root).resolve()),
             "split_source": report["split_source"], "crop_rule": {"k": rule.k, "dx": rule.dx, "dy": rule.dy},
-            "input_size": INPUT_SIZE, "images": len(keep), "listed": n + len(report["skipped"]),
-            "face_found": int(small["face_found"].sum()),
-            "known": known_counts(small["seg_known"][:, 1], small["seg_known"][:, 0], small["color"], small["attrs"]),
+            "input_size": INPUT_SIZE, **label_counts(small), "listed": n + len(report["skipped"]),
             "skipped": report["skipped"] + failed, "notes": report["notes"],
             "build_seconds": round(time.time() - started, 1),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

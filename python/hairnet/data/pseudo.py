@@ -37,8 +37,7 @@ from ..errors import DataError
 from ..inference import run_crops
 from ..postprocess import CropBox, crop_values
 from . import open_dataset
-from .cache import load_cache, staged_folder, write_meta
-from .samples import known_counts
+from .cache import label_counts, load_cache, staged_folder, write_arrays, write_meta
 
 BATCH = 32
 HAIR = SEGMENTATION_CHANNELS.index("hair")
@@ -128,15 +127,12 @@ def pseudo_label(checkpoint: Path, source: Path, out: Path | None = None, confid
     }
     fractions = np.concatenate(fractions)
     with staged_folder(out) as tmp:
-        for name, array in arrays.items():
-            np.save(tmp / f"{name}.npy", array)
+        write_arrays(tmp, arrays)
         (tmp / "stems.json").write_text(json.dumps([cache.stems[i] for i in kept]) + "\n")
         write_meta(tmp, {
             "dataset": f"pseudo-{cache.meta.get('dataset', Path(source).name)}", "split": cache.meta.get("split"),
             "source_cache": str(Path(source).resolve()), "crop_rule": cache.meta["crop_rule"],
-            "input_size": INPUT_SIZE, "images": n, "listed": int(unlabelled.size),
-            "face_found": int(arrays["face_found"].sum()),
-            "known": known_counts(arrays["seg_known"][:, 1], arrays["seg_known"][:, 0], arrays["color"], arrays["attrs"]),
+            "input_size": INPUT_SIZE, **label_counts(arrays), "listed": int(unlabelled.size),
             "pseudo_labels": {"checkpoint": str(Path(checkpoint).resolve()), "confidence": confidence, "keep": keep,
                               "flip_tta": flip, "peer": peer.name if peer is not None else None,
                               "confident_fraction_median": float(np.median(fractions))},
