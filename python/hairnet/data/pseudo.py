@@ -16,9 +16,10 @@ labelled this way (others are refused): the model must never see validation or t
 makes the teacher an ensemble: the hair probability is the mean of the checkpoint's and MediaPipe's
 hair segmenter's (run on the whole source photo, as its authors feed it, then cut with the crop's
 square). The two err differently — on CelebAMask-HQ val crops the checkpoint alone reaches hair IoU
-0.830, MediaPipe 0.846, their mean 0.865 — so the ensemble labels hard images the model alone
-would have to leave out. Skin stays the checkpoint's (MediaPipe has none). hairnet-v12, trained
-on such labels, did not beat the model that made them (README, Training).
+0.830, MediaPipe 0.846, their mean 0.865 (`benchmarks/pseudo_teacher.py`) — so the ensemble
+labels hard images the model alone would have to leave out. Skin stays the checkpoint's (MediaPipe
+has none). hairnet-v12, trained on such labels, did not beat the model that made them (README,
+Training).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class PhotoPeer(Protocol):
     def hair_probability(self, image: np.ndarray) -> np.ndarray: ...
 
 
-class _Photos:
+class CachePhotos:
     """The source cache's photos, by stem (the peer reads whole photos, not crops)."""
 
     def __init__(self, meta: dict) -> None:
@@ -73,7 +74,7 @@ class _Photos:
         return np.asarray(self.reader[self.index[stem]].image.convert("RGB"))
 
 
-def _peer_hair(peer: PhotoPeer, cache, rows: np.ndarray, photos: _Photos) -> np.ndarray:
+def peer_hair(peer: PhotoPeer, cache, rows: np.ndarray, photos: CachePhotos) -> np.ndarray:
     """The peer's hair probability on each row's whole photo, cut with the row's crop square → N×224×224."""
     return np.stack([crop_values(peer.hair_probability(photos.rgb(cache.stems[row])),
                                  CropBox(*(int(v) for v in cache.boxes[row]))) for row in rows])
@@ -99,13 +100,13 @@ def pseudo_label(checkpoint: Path, source: Path, out: Path | None = None, confid
     if not unlabelled.size:
         raise DataError(f"{source}: every image already has a mask; nothing to pseudo-label")
     out = Path(out) if out else Path(source).parent / f"pseudo-{Path(source).name}"
-    photos = _Photos(cache.meta) if peer is not None else None
+    photos = CachePhotos(cache.meta) if peer is not None else None
     kept_rows, masks, fractions = [], [], []
     for start in range(0, unlabelled.size, BATCH):
         rows = unlabelled[start : start + BATCH]
         seg, _, _ = run_crops(model, np.asarray(cache.images[rows]), flip, source=f"{source} rows {rows[0]}–{rows[-1]}")
         if peer is not None:
-            seg[:, HAIR] = (seg[:, HAIR] + _peer_hair(peer, cache, rows, photos)) / 2
+            seg[:, HAIR] = (seg[:, HAIR] + peer_hair(peer, cache, rows, photos)) / 2
         fraction = confident_fraction(seg, confidence)
         fractions.append(fraction)
         chosen = fraction >= keep
