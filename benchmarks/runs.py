@@ -26,7 +26,7 @@ from hairnet.losses import LossWeights
 
 FIGURES = [("val_hair_iou", "hair IoU"), ("val_raw_hair_iou", "hair IoU, raw weights"), ("val_skin_iou", "skin IoU"), ("val_color_accuracy", "colour acc.")] + [
     (f"val_{name}_balanced_accuracy", f"{name} bal.") for name in ATTRIBUTES]
-DEFAULTS = {"batch_size": 16, "soft_iou": 0.0, "lovasz": 0.0, "balance_classes": False, "masking": True, "augment": True,
+DEFAULTS = {"batch_size": 16, "soft_iou": 0.0, "lovasz": 0.0, "boundary": 0.0, "balance_classes": False, "masking": True, "augment": True,
             "ema_decay": 0.0, "pseudo_label_sets": [], "set_repeats": {}, "attribute_repeats": {},
             "jitter": {}}
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from hairnet.losses import (LossWeights, inverse_frequency_weights, lovasz_hinge_loss, multitask_loss,
-                            segmentation_loss, soft_jaccard_loss)
+from hairnet.losses import (LossWeights, boundary_bce_loss, edge_band, inverse_frequency_weights, lovasz_hinge_loss,
+                            multitask_loss, segmentation_loss, soft_jaccard_loss)
 from hairnet.metrics import BinaryCounts, ColorCounts, ConfusionMatrix
 
 
@@ -118,6 +118,35 @@ def test_lovasz_hinge_gradient_pushes_towards_the_target():
     assert (grad[:, :2] <= 0).all() and (grad[:, 2:] >= 0).all() and grad.abs().sum() > 0
     assert not logits.grad[0, 0].any()
     assert lovasz_hinge_loss(logits - 0.1 * logits.grad, target, known) < loss
+
+
+def test_edge_band_is_the_pixels_within_the_radius_of_an_edge():
+    target = torch.zeros(1, 12, 12)
+    target[0, 4:8, 3:9] = 1  # a 4×6 rectangle
+    band = edge_band(target, radius=1)
+    expected = torch.zeros(12, 12, dtype=torch.bool)
+    expected[3:9, 2:10] = True  # dilated by one pixel…
+    expected[5:7, 4:8] = False  # …minus the interior that stays inside after eroding by one
+    assert torch.equal(band[0], expected)
+    assert not edge_band(torch.zeros(1, 12, 12)).any() and not edge_band(torch.ones(1, 12, 12)).any()
+
+
+def test_boundary_bce_is_the_bce_of_the_edge_pixels_alone():
+    target = torch.zeros(2, 2, 16, 16)
+    target[0, 1, 4:12, 4:12] = 1
+    known = torch.tensor([[False, True], [True, False]])  # sample 1's skin: all background, no edge
+    band = edge_band(target[:, 1])[0]
+    logits = torch.full((2, 2, 16, 16), -4.0)
+    logits[0, 1, 6:10, 6:10] = 4.0  # right in the interior and far outside; 0 on the edge band,
+    logits[0, 1][band] = 0.0  # where the hair channel costs ln 2 per pixel
+    # The skin channel's one known mask has no edge: it adds zero to the mean over the two channels.
+    assert boundary_bce_loss(logits, target, known).item() == pytest.approx(np.log(2) / 2, abs=1e-6)
+    bce = segmentation_loss(logits, target, known).item()
+    assert segmentation_loss(logits, target, known, boundary=2.0).item() == pytest.approx(bce + np.log(2), abs=1e-5)
+    logits.requires_grad_()
+    boundary_bce_loss(logits, target, known).backward()
+    assert not logits.grad[:, :, 6:10, 6:10].any()  # interior pixels are not weighed
+    assert logits.grad[0, 1][band].ne(0).all()
 
 
 def test_inverse_frequency_weights_equalise_the_classes():

@@ -14,6 +14,7 @@ from torch import Tensor
 from .contract import ATTRIBUTES, HAIR_COLORS
 
 TASKS = ("segmentation", "color") + ATTRIBUTES
+BOUNDARY_RADIUS = 2  # pixels each side of a mask edge that the boundary term weighs (at 224²)
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,13 @@ class LossWeights:
 
 
 def segmentation_loss(logits: Tensor, target: Tensor, known: Tensor, soft_iou: float = 0.0,
-                      lovasz: float = 0.0) -> Tensor | None:
+                      lovasz: float = 0.0, boundary: float = 0.0) -> Tensor | None:
     """Per-channel BCE over the pixels of the (sample, channel) pairs whose label is known.
 
     logits, target: N×2×H×W; known: N×2 bool. Pixels are pooled over the known pairs. IoU is what
     is scored, and BCE alone lets the many easy background pixels outweigh the thin hair boundary,
     so an IoU surrogate can be added per channel: `soft_iou` × (1 − soft Jaccard) and/or
-    `lovasz` × the Lovász hinge.
+    `lovasz` × the Lovász hinge; and `boundary` × the BCE of the pixels near a label's edge alone.
     """
     if not bool(known.any()):
         return None
@@ -47,6 +48,8 @@ def segmentation_loss(logits: Tensor, target: Tensor, known: Tensor, soft_iou: f
         loss = loss + soft_iou * soft_jaccard_loss(logits, target, known)
     if lovasz:
         loss = loss + lovasz * lovasz_hinge_loss(logits, target, known)
+    if boundary:
+        loss = loss + boundary * boundary_bce_loss(logits, target, known)
     return loss
 
 
@@ -83,6 +86,29 @@ def lovasz_hinge_loss(logits: Tensor, target: Tensor, known: Tensor) -> Tensor:
         jaccard = 1.0 - (positives - ordered.cumsum(0)) / (positives + (1.0 - ordered).cumsum(0))
         weights = torch.diff(jaccard, prepend=jaccard.new_zeros(1))
         return torch.dot(F.relu(errors), weights)
+    return _mean_over_known_channels(logits, target, known, loss)
+
+
+def edge_band(target: Tensor, radius: int = BOUNDARY_RADIUS) -> Tensor:
+    """The pixels within `radius` (chessboard distance) of an edge of the binary masks `target`
+    (M×H×W, thresholded at 0.5): the mask's dilation minus its erosion, both by a (2r+1)² square."""
+    mask = (target > 0.5).float().unsqueeze(1)
+    size = 2 * radius + 1
+    dilation = F.max_pool2d(mask, size, stride=1, padding=radius)
+    erosion = -F.max_pool2d(-mask, size, stride=1, padding=radius)
+    return (dilation - erosion).squeeze(1) > 0
+
+
+def boundary_bce_loss(logits: Tensor, target: Tensor, known: Tensor) -> Tensor:
+    """Mean over channels of the BCE over the pixels in the edge band of their masks (`edge_band`).
+
+    The edge is where IoU is won or lost on hair, yet its pixels are a few per cent of a crop, so
+    the plain BCE barely weighs them. A channel whose known masks have no edge contributes zero."""
+    def loss(logits: Tensor, target: Tensor) -> Tensor:
+        band = edge_band(target)
+        if not bool(band.any()):
+            return logits.sum() * 0.0
+        return F.binary_cross_entropy_with_logits(logits[band], target[band])
     return _mean_over_known_channels(logits, target, known, loss)
 
 
@@ -130,19 +156,20 @@ def multitask_loss(
     color_weights: Tensor | None = None,
     soft_iou: float = 0.0,
     lovasz: float = 0.0,
+    boundary: float = 0.0,
 ) -> tuple[Tensor, dict[str, float]]:
     """Σ λ_i·L_i over the tasks that have a known label in the batch (and a non-zero λ_i).
 
     `outputs` are the logits of `HairNet.logits`; `batch` holds `seg` (N×2×H×W), `seg_known`
     (N×2), `color` (N) and `attrs` (N×4). `pos_weights` (4) and `color_weights` (4) weight the
-    rare classes (see `inverse_frequency_weights`); `soft_iou` and `lovasz` add IoU surrogates to
-    the segmentation loss. Returns the total and each term's value for the log.
+    rare classes (see `inverse_frequency_weights`); `soft_iou`, `lovasz` and `boundary` weigh the
+    extra terms of the segmentation loss (`segmentation_loss`). Returns the total and each term's value for the log.
     """
     seg_logits, color_logits, attr_logits = outputs
     lam = weights.as_dict()
     terms: dict[str, Tensor | None] = {}
     if lam["segmentation"]:
-        terms["segmentation"] = segmentation_loss(seg_logits, batch["seg"], batch["seg_known"], soft_iou, lovasz)
+        terms["segmentation"] = segmentation_loss(seg_logits, batch["seg"], batch["seg_known"], soft_iou, lovasz, boundary)
     if lam["color"]:
         terms["color"] = color_loss(color_logits, batch["color"], color_weights)
     for index, name in enumerate(ATTRIBUTES):

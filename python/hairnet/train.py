@@ -80,6 +80,7 @@ class TrainConfig:
     loss_weights: dict = field(default_factory=lambda: LossWeights().as_dict())
     soft_iou: float = 0.0  # weight of the soft-Jaccard term added to the segmentation BCE
     lovasz: float = 0.0  # weight of the Lovász-hinge term added to the segmentation BCE
+    boundary: float = 0.0  # weight of the BCE over the masks' edge bands added to it
     balance_classes: bool = False  # weight rare attribute values and colours by inverse frequency
     crop_rule: dict = field(default_factory=lambda: asdict(DEFAULT_CROP))  # framing of the caches, carried by checkpoints
     width_multiplier: float = 0.5
@@ -335,7 +336,8 @@ class Trainer:
                 images, batch["seg"] = augment(images, batch["seg"], self.generator, self.jitter)
             outputs = train_module(images)
             loss, terms = multitask_loss(outputs, batch, self.stage_weights, soft_iou=self.config.soft_iou,
-                                         lovasz=self.config.lovasz, **self.class_weights)
+                                         lovasz=self.config.lovasz, boundary=self.config.boundary,
+                                         **self.class_weights)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
