@@ -10,9 +10,9 @@ BUNDLED := ios/HairNetKit/Sources/HairNetKit/Resources/HairNet.mlpackage
 # Where fp16 fails verify, bundle --precision fp32 (hairnet-v7 did: one decision at p within 0.0007 of 0.5).
 BUNDLE_FLAGS ?=
 
-RUN ?= runs/hairnet-v19
+RUN ?= runs/hairnet-v31
 # The paper's ablation beside it in accuracy.md: the same run's stages 2-3 with heads trained without masking.
-ABLATION ?= runs/hairnet-v19-no-masking/last.pt
+ABLATION ?= runs/hairnet-v31-no-masking/last.pt
 
 .PHONY: test pytest swift-test convert bundle-model ship-model predict-example bench clean
 
