@@ -90,8 +90,7 @@ def measure(config: TrainConfig, stage: int, batch_size: int, steps: int, device
         start = lap("transfer", start, counted)
         images, batch["seg"] = augment(to_model_input(batch["images"]), batch["seg"].float(), generator, jitter)
         start = lap("augment", start, counted)
-        loss, _ = multitask_loss(model.logits(images), batch, setup.weights, soft_iou=config.soft_iou,
-                                 lovasz=config.lovasz, boundary=config.boundary)
+        loss, _ = multitask_loss(model.logits(images), batch, setup.weights, **config.segmentation_terms())
         setup.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         setup.optimizer.step()

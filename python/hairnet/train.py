@@ -106,6 +106,10 @@ class TrainConfig:
             raise HairNetError(f"{path}: unknown training config keys {sorted(unknown)}")
         return cls(**values)
 
+    def segmentation_terms(self) -> dict[str, float]:
+        """The weights of the segmentation loss's extra terms, as `multitask_loss` takes them."""
+        return {"soft_iou": self.soft_iou, "lovasz": self.lovasz, "boundary": self.boundary}
+
     def stage_epochs(self, stage: int) -> int:
         return int(self.epochs.get(str(stage), 0))
 
@@ -335,8 +339,7 @@ class Trainer:
             if self.config.augment:
                 images, batch["seg"] = augment(images, batch["seg"], self.generator, self.jitter)
             outputs = train_module(images)
-            loss, terms = multitask_loss(outputs, batch, self.stage_weights, soft_iou=self.config.soft_iou,
-                                         lovasz=self.config.lovasz, boundary=self.config.boundary,
+            loss, terms = multitask_loss(outputs, batch, self.stage_weights, **self.config.segmentation_terms(),
                                          **self.class_weights)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
