@@ -1,5 +1,7 @@
-"""Full-size evaluation (`hairnet.evaluate`) on a tiny Figaro-1k layout, with models whose answer is known."""
+"""Full-size evaluation (`hairnet.evaluate`) and the hair-logit calibration (`hairnet.calibration`) on a tiny
+Figaro-1k layout, with models whose answer is known."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from hairnet.checkpoint import save_checkpoint
+from hairnet.calibration import best_offset, calibrate, hair_iou_by_offset, shift_hair_logit
+from hairnet.checkpoint import load_checkpoint, save_checkpoint
+from hairnet.cli import main
+from hairnet.data import open_dataset
+from hairnet.errors import DataError
 from hairnet.evaluate import evaluate
 from hairnet.model import HairNet, HairNetConfig
 
@@ -59,3 +65,66 @@ def test_hair_iou_is_pooled_over_every_pixel_of_every_photo(tmp_path, hair_logit
             overlay = Image.open(tmp_path / "report" / f"{kind}_Frame{index:05d}.png")
             width, height = SIZES[index]
             assert overlay.size == (2 * width, height)  # ground truth beside the prediction
+
+
+def test_hair_logit_offset_moves_only_the_hair_logit_and_keeps_the_masks_the_heads_read():
+    model = HairNet(HairNetConfig(width_multiplier=0.25)).eval()
+    with torch.no_grad():  # skin never present; hair p = 0.45 everywhere, so every mask is empty
+        model.decoder.classifier.weight.zero_()
+        model.decoder.classifier.bias.copy_(torch.tensor([-20.0, -0.2]))
+    x = torch.randn(2, 3, 224, 224)
+    before, (_, color, attributes) = model.logits(x)[0], model(x)
+    shift_hair_logit(model, 0.3)  # p = 0.525: hair in the label map, but not in the masks
+    after, (_, color_after, attributes_after) = model.logits(x)[0], model(x)
+    assert torch.allclose(after[:, 1] - before[:, 1], torch.tensor(0.3), atol=1e-5)
+    assert torch.equal(after[:, 0], before[:, 0])
+    assert model.config.threshold == pytest.approx(1 / (1 + np.exp(-0.3)))
+    assert torch.equal(color_after, color) and torch.equal(attributes_after, attributes)
+
+
+def test_offset_sweep_at_zero_is_what_evaluate_reports_and_moves_the_boundary(tmp_path):
+    masks = _figaro(tmp_path / "Figaro1k")
+    checkpoint = _constant_model(tmp_path / "model.pt", -0.2)  # p = 0.45 everywhere: no hair at offset 0
+    model, payload = load_checkpoint(checkpoint)
+    reader = open_dataset("figaro1k", tmp_path / "Figaro1k", "test")
+    ious = hair_iou_by_offset(model, reader, payload["crop_rule"], (-0.5, 0.0, 0.3))
+    hair, pixels = sum(int(m.sum()) for m in masks), sum(m.size for m in masks)
+    assert ious == pytest.approx([0.0, 0.0, hair / pixels])
+    assert ious[1] == pytest.approx(evaluate(checkpoint, "figaro1k", tmp_path / "Figaro1k", split="test")["hair_iou"])
+
+
+def test_best_offset_maximises_the_mean_over_datasets_and_prefers_the_smallest_change():
+    offsets = (-0.2, -0.1, 0.0, 0.1, 0.2)
+    ious = np.array([[0.5, 0.7, 0.6, 0.7, 0.9], [0.5, 0.7, 0.6, 0.7, 0.1]])  # means 0.5 0.7 0.6 0.7 0.5
+    assert best_offset(offsets, ious) == -0.1
+    assert best_offset(offsets, ious[:1]) == 0.2
+
+
+def test_calibrate_chooses_on_validation_and_writes_a_checkpoint_that_evaluates_as_swept(tmp_path):
+    masks = _figaro(tmp_path / "Figaro1k")
+    (tmp_path / "splits.json").write_text(json.dumps({"Figaro1k": {"val": [f"Frame{i:05d}" for i in range(len(SIZES))]}}))
+    checkpoint = _constant_model(tmp_path / "model.pt", -0.2)
+    original = checkpoint.read_bytes()
+    sweep = calibrate(checkpoint, tmp_path / "calibrated.pt", tmp_path, ("figaro1k",), (-0.5, 0.0, 0.3, 0.6))
+    assert sweep["hair_logit_offset"] == 0.3  # 0.3 and 0.6 tie: the smaller change wins
+    assert checkpoint.read_bytes() == original
+    model, payload = load_checkpoint(tmp_path / "calibrated.pt")
+    assert model.decoder.classifier.bias.tolist() == pytest.approx([-20.0, 0.1])
+    assert model.config.threshold == pytest.approx(1 / (1 + np.exp(-0.3)))
+    assert payload["training"]["calibration"]["hair_logit_offset"] == 0.3
+    again = calibrate(tmp_path / "calibrated.pt", tmp_path / "again.pt", tmp_path, ("figaro1k",), (-0.5, 0.0, 0.3))
+    assert again["hair_logit_offset"] == 0.0 and again["hair_logit_offset_total"] == 0.3  # already at the best
+    hair, pixels = sum(int(m.sum()) for m in masks), sum(m.size for m in masks)
+    result = evaluate(tmp_path / "calibrated.pt", "figaro1k", tmp_path / "Figaro1k", split="val")
+    assert result["hair_iou"] == pytest.approx(hair / pixels)
+    assert sweep["hair_iou_after"]["figaro1k"] == pytest.approx(result["hair_iou"], abs=1e-6)  # rounded to 6 places
+    # export (the shipping step) keeps the record of the calibration
+    assert main(["export", "--checkpoint", str(tmp_path / "calibrated.pt"), "--out", str(tmp_path / "shipped.pt")]) == 0
+    assert load_checkpoint(tmp_path / "shipped.pt")[1]["training"]["calibration"] == payload["training"]["calibration"]
+
+
+def test_calibrate_refuses_a_dataset_without_validation_masks(tmp_path):
+    checkpoint = _constant_model(tmp_path / "model.pt", -0.2)
+    with pytest.raises(DataError, match="cannot calibrate on 'celeba-attrs'"):
+        calibrate(checkpoint, tmp_path / "out.pt", tmp_path, ("celeba-attrs",))
+    assert not (tmp_path / "out.pt").exists()

@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from hairnet.calibration import shift_hair_logit
 from hairnet.checkpoint import load_checkpoint, save_checkpoint
 from hairnet.contract import DEFAULT_CROP, CropRule
 from hairnet.data.cache import CACHE_VERSION
@@ -170,6 +171,20 @@ def test_init_checkpoint_starts_from_its_weights(config, tmp_path):
     wider = Trainer(replace(config, run_dir=str(tmp_path / "wider"), width_multiplier=0.5, init_checkpoint=str(start)))
     with pytest.raises(Exception, match="does not match"):
         wider.run()
+
+
+def test_a_calibrated_checkpoint_is_trained_on_from_its_uncalibrated_boundary(config, tmp_path):
+    Trainer(replace(config, stages=(1,), epochs={"1": 1})).run()
+    trained, payload = load_checkpoint(Path(config.run_dir) / "last.pt")
+    calibrated = tmp_path / "calibrated.pt"
+    shift_hair_logit(trained, 0.4)
+    save_checkpoint(calibrated, trained, payload["crop_rule"])
+    second = Trainer(replace(config, run_dir=str(tmp_path / "second"), stages=(2,), epochs={"2": 1},
+                             init_checkpoint=str(calibrated)))
+    second.run()  # stage 2: the decoder is frozen, so its bias is still the one training started from
+    uncalibrated, _ = load_checkpoint(Path(config.run_dir) / "last.pt")
+    assert second.model.config.threshold == 0.5
+    assert torch.allclose(second.model.decoder.classifier.bias, uncalibrated.decoder.classifier.bias, atol=1e-6)
 
 
 def test_a_run_with_its_own_crop_rule_reads_matching_caches_and_ships_the_rule(config, tmp_path):

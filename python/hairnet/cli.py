@@ -127,9 +127,25 @@ def cmd_export(args: argparse.Namespace) -> int:
             evaluation = summarize(json.loads(args.evaluation.read_text()))
         except (OSError, ValueError, KeyError) as error:
             raise HairNetError(f"{args.evaluation}: cannot read evaluation figures ({error})") from None
-    training = {k: v for k, v in (payload.get("training") or {}).items() if k in ("config", "history")}
+    training = {k: v for k, v in (payload.get("training") or {}).items() if k in ("config", "history", "calibration")}
     save_checkpoint(args.out, model, payload["crop_rule"], evaluation=evaluation, training=training, half=not args.fp32)
     print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB, {'fp32' if args.fp32 else 'fp16'} weights)")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibration import calibrate
+
+    sweep = calibrate(args.checkpoint, args.out, args.data, tuple(args.datasets))
+    offsets, chosen = sweep["offsets"], sweep["hair_logit_offset"]
+    print("| hair-logit offset | " + " | ".join(sweep["datasets"]) + " | mean |")
+    print("|---" * (len(sweep["datasets"]) + 2) + "|")
+    for k, offset in enumerate(offsets):
+        row = [sweep["hair_iou"][name][k] for name in sweep["datasets"]]
+        mark = " (chosen)" if offset == chosen else ""
+        print(f"| {offset:+.2f}{mark} | " + " | ".join(f"{v:.4f}" for v in row) + f" | {sum(row) / len(row):.5f} |")
+    print(f"wrote {args.out}: hair logit offset {chosen:+.2f} (validation hair IoU "
+          + ", ".join(f"{name} {sweep['hair_iou_after'][name]:.4f}" for name in sweep["datasets"]) + ")")
     return 0
 
 
@@ -227,6 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--fp32", action="store_true", help="keep fp32 weights")
     export.set_defaults(func=cmd_export)
 
+    calibrate = sub.add_parser("calibrate", help="choose the hair-logit offset of the best validation hair IoU and "
+                                                 "fold it into a copy of the checkpoint")
+    calibrate.add_argument("checkpoint", type=Path)
+    calibrate.add_argument("--out", type=Path, required=True, help="the calibrated checkpoint (may be the input)")
+    calibrate.add_argument("--data", type=Path, default=Path("../shared/data"), help="folder of the datasets")
+    calibrate.add_argument("--datasets", nargs="+", default=["celebamask-hq", "figaro1k", "lfw-parts"],
+                           choices=["celebamask-hq", "figaro1k", "lfw-parts"], help="validation splits to average")
+    calibrate.set_defaults(func=cmd_calibrate)
+
     pseudo = sub.add_parser("pseudo-label", help="self-training: mask caches from a model's confident predictions "
                                                  "on unlabelled training crops")
     pseudo.add_argument("checkpoint", type=Path)
@@ -239,10 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "the whole source photos (needs the 'peers' extra and ../shared/peers)")
     pseudo.set_defaults(func=cmd_pseudo_label)
 
-    calibrate = sub.add_parser("calibrate-crop", add_help=False,
+    calibrate_crop = sub.add_parser("calibrate-crop", add_help=False,
                                help="fit the head-crop constants (k, dx, dy) on aligned CelebA-HQ images")
-    calibrate.add_argument("args", nargs=argparse.REMAINDER, help="see `hairnet calibrate-crop --help`")
-    calibrate.set_defaults(func=cmd_calibrate_crop)
+    calibrate_crop.add_argument("args", nargs=argparse.REMAINDER, help="see `hairnet calibrate-crop --help`")
+    calibrate_crop.set_defaults(func=cmd_calibrate_crop)
     return parser
 
 

@@ -34,6 +34,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from .calibration import remove_calibration
 from .checkpoint import atomic_save, load_weight_average, save_checkpoint
 from .contract import ATTRIBUTES, DEFAULT_CROP, HAIR_COLORS, CropRule
 from .data import DATASET_FOLDERS, READERS
@@ -461,6 +462,8 @@ class Trainer:
     def _initialise(self, paths: str | tuple[str, ...]) -> None:
         paths = [Path(p) for p in ([paths] if isinstance(paths, str) else paths)]
         start = load_weight_average(paths)  # of one checkpoint: its weights exactly
+        if start.config.threshold != self.model.config.threshold:  # a calibrated checkpoint (`hairnet calibrate`)
+            remove_calibration(start, self.model.config.threshold)
         if start.config.to_dict() != {**self.model.config.to_dict(), "masking": start.config.masking}:
             raise HairNetError(f"{', '.join(map(str, paths))}: config {start.config.to_dict()} does not match this run's "
                                f"{self.model.config.to_dict()}")
