@@ -102,11 +102,16 @@ def test_best_offset_maximises_the_mean_over_datasets_and_prefers_the_smallest_c
 
 def test_calibrate_chooses_on_validation_and_writes_a_checkpoint_that_evaluates_as_swept(tmp_path):
     masks = _figaro(tmp_path / "Figaro1k")
-    (tmp_path / "splits.json").write_text(json.dumps({"Figaro1k": {"val": [f"Frame{i:05d}" for i in range(len(SIZES))]}}))
+    broken = "Frame00009"  # listed, with a mask, but its photo does not decode: skipped and recorded
+    (tmp_path / "Figaro1k/Original/Testing" / f"{broken}-org.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "Figaro1k/GT/Testing" / f"{broken}-gt.pbm").write_bytes((tmp_path / "Figaro1k/GT/Testing/Frame00000-gt.pbm").read_bytes())
+    stems = [f"Frame{i:05d}" for i in range(len(SIZES))] + [broken]
+    (tmp_path / "splits.json").write_text(json.dumps({"Figaro1k": {"val": stems}}))
     checkpoint = _constant_model(tmp_path / "model.pt", -0.2)
     original = checkpoint.read_bytes()
     sweep = calibrate(checkpoint, tmp_path / "calibrated.pt", tmp_path, ("figaro1k",), (-0.5, 0.0, 0.3, 0.6))
     assert sweep["hair_logit_offset"] == 0.3  # 0.3 and 0.6 tie: the smaller change wins
+    assert [f["stem"] for f in sweep["failed_images"]] == [broken]
     assert checkpoint.read_bytes() == original
     model, payload = load_checkpoint(tmp_path / "calibrated.pt")
     assert model.decoder.classifier.bias.tolist() == pytest.approx([-20.0, 0.1])

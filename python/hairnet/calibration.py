@@ -53,11 +53,12 @@ def remove_calibration(model: HairNet, threshold: float) -> None:
     model.config = replace(model.config, threshold=threshold)  # exactly, not within rounding
 
 
-def hair_iou_by_offset(model: HairNet, reader, rule, offsets) -> np.ndarray:
+def hair_iou_by_offset(model: HairNet, reader, rule, offsets, failures: list | None = None) -> np.ndarray:
     """Pooled full-size hair IoU over the reader's images for each hair-logit offset, as `evaluate`
-    computes it at offset 0: one forward pass per photo, the offsets applied to its probabilities."""
+    computes it at offset 0: one forward pass per photo, the offsets applied to its probabilities.
+    Photos that fail to decode are skipped, as `evaluate` skips them, and recorded in `failures`."""
     intersection, union = np.zeros(len(offsets)), np.zeros(len(offsets))
-    failures: list = []
+    failures = [] if failures is None else failures
     for _, sample, _, analysis in analysed(model, reader, reader.items, rule, False, failures):
         if sample.hair is None:
             continue
@@ -90,9 +91,10 @@ def calibrate(checkpoint: Path, out: Path, data: Path, datasets=MASK_DATASETS, o
     unknown = [name for name in datasets if name not in MASK_DATASETS]
     if unknown:
         raise DataError(f"cannot calibrate on {unknown[0]!r}: choose among {', '.join(MASK_DATASETS)}")
+    failures: list = []
     ious = np.stack([
         hair_iou_by_offset(model, open_dataset(name, Path(data) / DATASET_FOLDERS[name], "val"),
-                           payload["crop_rule"], offsets)
+                           payload["crop_rule"], offsets, failures)
         for name in tqdm(datasets, desc="calibrate", leave=False)
     ])
     offset = best_offset(offsets, ious)
@@ -105,6 +107,7 @@ def calibrate(checkpoint: Path, out: Path, data: Path, datasets=MASK_DATASETS, o
         "hair_iou": {name: [round(float(v), 6) for v in row] for name, row in zip(datasets, ious)},
         "hair_iou_before": None if zero is None else {name: round(float(row[zero]), 6) for name, row in zip(datasets, ious)},
         "hair_iou_after": {name: round(float(row[offsets.index(offset)]), 6) for name, row in zip(datasets, ious)},
+        "failed_images": failures,
     }
     # A checkpoint calibrated before carries its offset already; the record keeps the sum.
     earlier = (payload.get("training") or {}).get("calibration") or {}

@@ -144,6 +144,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         row = [sweep["hair_iou"][name][k] for name in sweep["datasets"]]
         mark = " (chosen)" if offset == chosen else ""
         print(f"| {offset:+.2f}{mark} | " + " | ".join(f"{v:.4f}" for v in row) + f" | {sum(row) / len(row):.5f} |")
+    for failure in sweep["failed_images"]:
+        print(f"skipped {failure['stem']}: {failure['reason']}")
     print(f"wrote {args.out}: hair logit offset {chosen:+.2f} (validation hair IoU "
           + ", ".join(f"{name} {sweep['hair_iou_after'][name]:.4f}" for name in sweep["datasets"]) + ")")
     return 0
