@@ -128,8 +128,11 @@ def test_calibrate_chooses_on_validation_and_writes_a_checkpoint_that_evaluates_
     assert load_checkpoint(tmp_path / "shipped.pt")[1]["training"]["calibration"] == payload["training"]["calibration"]
 
 
-def test_calibrate_refuses_a_dataset_without_validation_masks(tmp_path):
+def test_calibrate_refuses_a_dataset_without_validation_masks(tmp_path, capsys):
     checkpoint = _constant_model(tmp_path / "model.pt", -0.2)
     with pytest.raises(DataError, match="cannot calibrate on 'celeba-attrs'"):
         calibrate(checkpoint, tmp_path / "out.pt", tmp_path, ("celeba-attrs",))
+    assert main(["calibrate", str(checkpoint), "--out", str(tmp_path / "out.pt"), "--data", str(tmp_path),
+                 "--datasets", "celeba-attrs"]) == 2
+    assert "cannot calibrate on 'celeba-attrs'" in capsys.readouterr().err
     assert not (tmp_path / "out.pt").exists()

@@ -134,9 +134,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibration import calibrate
+    from .calibration import MASK_DATASETS, calibrate
 
-    sweep = calibrate(args.checkpoint, args.out, args.data, tuple(args.datasets))
+    sweep = calibrate(args.checkpoint, args.out, args.data, tuple(args.datasets or MASK_DATASETS))
     offsets, chosen = sweep["offsets"], sweep["hair_logit_offset"]
     print("| hair-logit offset | " + " | ".join(sweep["datasets"]) + " | mean |")
     print("|---" * (len(sweep["datasets"]) + 2) + "|")
@@ -250,8 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("checkpoint", type=Path)
     calibrate.add_argument("--out", type=Path, required=True, help="the calibrated checkpoint (may be the input)")
     calibrate.add_argument("--data", type=Path, default=Path("../shared/data"), help="folder of the datasets")
-    calibrate.add_argument("--datasets", nargs="+", default=["celebamask-hq", "figaro1k", "lfw-parts"],
-                           choices=["celebamask-hq", "figaro1k", "lfw-parts"], help="validation splits to average")
+    calibrate.add_argument("--datasets", nargs="+", help="validation splits to average (default: every mask set "
+                                                          "with one: celebamask-hq, figaro1k, lfw-parts)")
     calibrate.set_defaults(func=cmd_calibrate)
 
     pseudo = sub.add_parser("pseudo-label", help="self-training: mask caches from a model's confident predictions "
